@@ -1,0 +1,21 @@
+/* libmaas: serve BERT and GPT-2 language models on CPUs.
+ *
+ * Include this one header; it pulls in every part of the public API:
+ *   maas/common.h     status codes, errors, logging, conventions for shapes
+ *   maas/tensor.h     tensors, dtypes, the activation arena
+ *   maas/kernels.h    compute kernels (matmul, attention, layernorm, ...)
+ *   maas/file.h       the .maas model file: reading and writing
+ *   maas/tokenizer.h  GPT-2 byte-level BPE and BERT WordPiece
+ * Link with `pkg-config --libs maas` (or -lmaas -lopenblas -lutf8proc
+ * -lcjson -fopenmp -lm).
+ */
+#ifndef MAAS_H
+#define MAAS_H
+
+#include "maas/common.h"
+#include "maas/tensor.h"
+#include "maas/kernels.h"
+#include "maas/file.h"
+#include "maas/tokenizer.h"
+
+#endif /* MAAS_H */
