@@ -111,6 +111,14 @@ void maas_attention_f32(float *out, int out_stride, const float *q,
     /* out[Tq, H*D], q[Tq, H*D], k[Tk, H*D], v[Tk, H*D];
      * scratch[maas_attention_scratch_floats(Tq, Tk, H, n_threads)] */
     const maas_kernel_table *kt = maas_kernels_table();
+
+    /* No keys at all: every query is fully masked. */
+    if (Tk <= 0) {
+        for (int i = 0; i < Tq; i++)
+            memset(out + (size_t)i * out_stride, 0, (size_t)H * D * sizeof *out);
+        return;
+    }
+
     int qblock = Tq < ATTN_QBLOCK ? Tq : ATTN_QBLOCK;
     int blocks = (Tq + ATTN_QBLOCK - 1) / ATTN_QBLOCK;
     int items = H * blocks;

@@ -9,6 +9,11 @@
 /* im2col columns per thread-slice boundary. */
 #define COL_ALIGN 16
 
+/* sgemm tiles of the im2col path: fixed by the shape, never by the thread
+ * count, so every thread count gives the same result bit for bit. */
+#define CONV_TILE_COLS 256
+#define CONV_TILE_ROWS 64
+
 int maas_conv2d_out_size(int in, int kernel, int stride, int pad, int dilation)
 {
     if (stride < 1)
@@ -171,38 +176,52 @@ maas_status maas_conv2d_f32(float *out, const float *in, const float *weight,
                          "needs maas_conv2d_scratch_floats() = %zu floats",
                          (size_t)patch * n_cols);
 
-    /* im2col + sgemm: each thread owns a slice of output positions, both in
-     * the column buffer and in the output, so no thread waits for another.
-     *   out[b, g] [cout_g, Ho*Wo] = weight[g] [cout_g, patch] . col [patch, Ho*Wo] */
+    /* im2col + sgemm per batch item and group:
+     *   out[b, g] [cout_g, Ho*Wo] = weight[g] [cout_g, patch] . col [patch, Ho*Wo]
+     * Threads first fill slices of col, then take fixed tiles of out. */
+    int col_tiles = (int)((n_cols + CONV_TILE_COLS - 1) / CONV_TILE_COLS);
+    int row_tiles = (cout_g + CONV_TILE_ROWS - 1) / CONV_TILE_ROWS;
+    int tiles = col_tiles * row_tiles;
 #pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-        size_t c0, c1;
-        maas_split_range(n_cols, omp_get_num_threads(), omp_get_thread_num(),
-                         COL_ALIGN, &c0, &c1);
-        for (int b = 0; c1 > c0 && b < p->batch; b++) {
-            for (int g = 0; g < p->groups; g++) {
-                const float *cols;
-                if (pointwise) {
-                    cols = in + ((size_t)b * p->in_channels + g * cin_g) *
-                                    n_cols;
-                } else {
+    for (int b = 0; b < p->batch; b++) {
+        for (int g = 0; g < p->groups; g++) {
+            const float *cols = scratch;
+            if (pointwise) {
+                cols = in + ((size_t)b * p->in_channels + g * cin_g) * n_cols;
+            } else {
+                size_t c0, c1;
+                maas_split_range(n_cols, omp_get_num_threads(),
+                                 omp_get_thread_num(), COL_ALIGN, &c0, &c1);
+                if (c1 > c0)
                     im2col_slice(scratch, in, p, b, g, out_h, out_w, c0, c1);
-                    cols = scratch;
-                }
-
-                float *out_g = out + ((size_t)b * p->out_channels +
-                                      (size_t)g * cout_g) * n_cols;
-                for (int co = 0; co < cout_g; co++) {
-                    float value = bias ? bias[g * cout_g + co] : 0.0f;
-                    for (size_t c = c0; c < c1; c++)
-                        out_g[co * n_cols + c] = value;
-                }
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cout_g,
-                            (int)(c1 - c0), patch, 1.0f,
-                            weight + (size_t)g * cout_g * patch, patch,
-                            cols + c0, (int)n_cols, 1.0f, out_g + c0,
-                            (int)n_cols);
+#pragma omp barrier
             }
+
+            float *out_g = out + ((size_t)b * p->out_channels +
+                                  (size_t)g * cout_g) * n_cols;
+            const float *w_g = weight + (size_t)g * cout_g * patch;
+#pragma omp for schedule(static)
+            for (int tile = 0; tile < tiles; tile++) {
+                int r0 = (tile / col_tiles) * CONV_TILE_ROWS;
+                int rows = cout_g - r0 < CONV_TILE_ROWS ? cout_g - r0
+                                                        : CONV_TILE_ROWS;
+                size_t c0 = (size_t)(tile % col_tiles) * CONV_TILE_COLS;
+                size_t width = n_cols - c0 < CONV_TILE_COLS ? n_cols - c0
+                                                            : CONV_TILE_COLS;
+
+                /* out tile = bias, then += weight rows . col tile. */
+                for (int r = r0; r < r0 + rows; r++) {
+                    float value = bias ? bias[g * cout_g + r] : 0.0f;
+                    for (size_t c = c0; c < c0 + width; c++)
+                        out_g[r * n_cols + c] = value;
+                }
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows,
+                            (int)width, patch, 1.0f, w_g + (size_t)r0 * patch,
+                            patch, cols + c0, (int)n_cols, 1.0f,
+                            out_g + (size_t)r0 * n_cols + c0, (int)n_cols);
+            }
+            /* The implicit barrier of `omp for` keeps col intact until
+             * every tile of this group has read it. */
         }
     }
     return MAAS_OK;
