@@ -6,6 +6,7 @@
  *   maas/kernels.h    compute kernels (matmul, attention, layernorm, ...)
  *   maas/file.h       the .maas model file: reading and writing
  *   maas/tokenizer.h  GPT-2 byte-level BPE and BERT WordPiece
+ *   maas/bert.h       BERT: hidden states, sentence embeddings, question answering
  * Link with `pkg-config --libs maas` (or -lmaas -lopenblas -lutf8proc
  * -lcjson -fopenmp -lm).
  */
@@ -17,5 +18,6 @@
 #include "maas/kernels.h"
 #include "maas/file.h"
 #include "maas/tokenizer.h"
+#include "maas/bert.h"
 
 #endif /* MAAS_H */
