@@ -5,6 +5,7 @@
  *   maas/tensor.h     tensors, dtypes, the activation arena
  *   maas/kernels.h    compute kernels (matmul, attention, layernorm, ...)
  *   maas/file.h       the .maas model file: reading and writing
+ *   maas/convert.h    converting Hugging Face checkpoints to .maas
  *   maas/tokenizer.h  GPT-2 byte-level BPE and BERT WordPiece
  * Link with `pkg-config --libs maas` (or -lmaas -lopenblas -lutf8proc
  * -lcjson -fopenmp -lm).
@@ -16,6 +17,7 @@
 #include "maas/tensor.h"
 #include "maas/kernels.h"
 #include "maas/file.h"
+#include "maas/convert.h"
 #include "maas/tokenizer.h"
 
 #endif /* MAAS_H */
