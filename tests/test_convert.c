@@ -1018,9 +1018,14 @@ static void committed_fixtures(void **state)
     while (d && (e = readdir(d))) {
         char dir[512], path[600];
         snprintf(dir, sizeof dir, "tests/fixtures/%s", e->d_name);
+        /* Hugging Face checkpoints only: a folder with config.json and
+         * model.safetensors (the CNN and RNN fixtures have no config.json). */
         snprintf(path, sizeof path, "%s/model.safetensors", dir);
         struct stat st;
         if (e->d_name[0] == '.' || stat(path, &st) != 0)
+            continue;
+        snprintf(path, sizeof path, "%s/config.json", dir);
+        if (stat(path, &st) != 0)
             continue;
         check_fixture(dir, MAAS_DTYPE_F32);
         check_fixture(dir, MAAS_DTYPE_F16);
