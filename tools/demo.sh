@@ -23,7 +23,7 @@ echo
 # 2. Questions a customer might type, in their own words.
 questions=(
     "Hi, my package still hasn't shown up. Where is it?"
-    "Can I send back a jumper I bought two weeks ago?"
+    "How do I send back a jumper that doesn't suit me?"
     "How long until I get my money back?"
     "Do you deliver to France?"
     "Is it possible to pay using PayPal?"
