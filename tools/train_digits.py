@@ -96,7 +96,7 @@ def describe(model, in_shape):
         else:
             raise SystemExit(f"layer {name}: {type(layer).__name__} has no maas equivalent")
     return {
-        "architecture": "cnn",
+        "model_type": "cnn",
         "input_shape": list(in_shape),
         "input_scale": INPUT_SCALE,
         "labels": [str(d) for d in range(10)],
