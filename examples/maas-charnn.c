@@ -45,7 +45,7 @@ static int fail(const char *what, maas_status st)
     return 1;
 }
 
-/* splitmix64: a small, well-mixed generator; returns a double in [0, 1). */
+/* Returns a double in [0, 1) from splitmix64, a small, well-mixed generator. */
 static double next_uniform(uint64_t *state)
 {
     uint64_t z = (*state += 0x9e3779b97f4a7c15ull);

@@ -267,7 +267,7 @@ static maas_status load_linear(maas_cnn *m, cnn_layer *layer, int i)
     layer->out_dims = 1;
     layer->out_shape[0] = out_features;
 
-    /* f32 and f16 weights go to maas_linear as they are; bf16 is converted. */
+    /* f32 and f16 weights go to maas_linear as they are, bf16 is converted. */
     int64_t shape[2] = {out_features, in_features};
     snprintf(name, sizeof name, "%s.weight", layer->name);
     if ((st = maas_file_tensor_shaped(f, name, 2, shape, &layer->linear_w)))
@@ -314,7 +314,7 @@ static maas_status load_layer(maas_cnn *m, int i, const int *in_shape, int in_di
     layer->in_dims = in_dims;
     layer->in_size = shape_size(in_shape, in_dims);
 
-    /* Step 2: the kind's own keys and tensors; each sets the output shape. */
+    /* Step 2: the kind's own keys and tensors.  Each sets the output shape. */
     switch (layer->kind) {
     case MAAS_CNN_CONV2D:
         st = load_conv2d(m, layer, i);

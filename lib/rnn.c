@@ -204,7 +204,7 @@ static maas_status load_model(maas_rnn *m)
         if ((st = load_layer(m, k, bias)))
             return st;
 
-    /* Step 4: the head; bf16 weights are converted for maas_linear. */
+    /* Step 4: the head, with bf16 weights converted for maas_linear. */
     int64_t head[2] = {m->vocab, m->hidden};
     int64_t head_b[1] = {m->vocab};
     if ((st = maas_file_tensor_shaped(f, "head.weight", 2, head, &m->head_w)))
@@ -397,7 +397,7 @@ maas_status maas_rnn_forward(maas_rnn_context *ctx, const int32_t *ids, int T, f
     const maas_rnn *m = ctx->m;
     maas_status st;
 
-    /* Step 1: embedding lookup; it rejects an id outside the vocabulary. */
+    /* Step 1: embedding lookup, which rejects an id outside the vocabulary. */
     if ((st = maas_embedding(ctx->embedded, &m->embedding, ids, T)) != MAAS_OK)
         return st;
     memcpy(ctx->ids, ids, (size_t)T * sizeof *ids);

@@ -5,7 +5,7 @@
 #include "maas/tensor.h"
 
 /* Points *data at t's elements as a contiguous f32 array.  A contiguous f32
- * tensor is used in place and *owned is set to NULL; any other float tensor
+ * tensor is used in place and *owned is set to NULL.  Any other float tensor
  * (f16, bf16 or strided) is converted into a malloc'ed copy, returned in
  * both *data and *owned for the caller to free.  MAAS_ERR_UNSUPPORTED for
  * integer dtypes (naming `name`), MAAS_ERR_OUT_OF_MEMORY. */

@@ -40,7 +40,7 @@ typedef enum maas_cnn_layer_kind {
 } maas_cnn_layer_kind;
 
 /* Builds a classifier over the tensors of an open "cnn" file (no copy of
- * f32 weights; other float dtypes are converted to f32 once, here).  Every
+ * f32 weights, and other float dtypes are converted to f32 once, here).  Every
  * layer's input and output shape is derived and checked against the
  * tensors.  Errors: MAAS_ERR_BAD_FORMAT for a missing or invalid key (named),
  * MAAS_ERR_MISSING_TENSOR, MAAS_ERR_SHAPE_MISMATCH naming the layer,
@@ -74,8 +74,8 @@ maas_cnn_layer_kind maas_cnn_layer_kind_at(const maas_cnn *m, int i);
 const char *maas_cnn_layer_kind_name(maas_cnn_layer_kind kind);
 
 /* Output shape of layer i for one image: [C, H, W] (n_dims 3) or [N]
- * (n_dims 1); returns the element count, or 0 when i is out of range.
- * shape needs room for 3 entries; shape and n_dims may be NULL. */
+ * (n_dims 1).  Returns the element count, or 0 when i is out of range.
+ * shape needs room for 3 entries.  shape and n_dims may be NULL. */
 size_t maas_cnn_layer_shape(const maas_cnn *m, int i, int shape[3], int *n_dims);
 
 /* Creates a context that runs batches of up to `max_batch` images with
@@ -89,7 +89,7 @@ maas_status maas_cnn_context_create(const maas_cnn *m, int max_batch, int n_thre
 
 void maas_cnn_context_free(maas_cnn_context *ctx);
 
-/* Runs the model on images[B, C, H, W] (unscaled; the input scale is applied
+/* Runs the model on unscaled images[B, C, H, W] (the input scale is applied
  * here) and writes logits[B, n_classes] when logits is not NULL.
  * MAAS_ERR_INVALID_ARGUMENT when batch is outside 1..max_batch,
  * MAAS_ERR_NON_FINITE when the logits contain a NaN or infinity. */
@@ -110,12 +110,12 @@ const float *maas_cnn_layer_output(const maas_cnn_context *ctx, int i);
 
 /* Reads images in the plain text format of docs/FORMAT.md ("Images for
  * maas-digits"): one image a line, a label (an integer class, or ? when
- * unknown) and then `image_size` numbers in [C, H, W] order; blank lines and
+ * unknown) and then `image_size` numbers in [C, H, W] order.  Blank lines and
  * lines starting with # are skipped.  On success *images is a malloc'ed
  * [count, image_size] array, *labels a malloc'ed [count] array (-1 for ?),
  * both freed by the caller.  `name` labels the input in messages.
  * MAAS_ERR_BAD_FORMAT naming the line for a wrong count of numbers or text
- * that is not a number; MAAS_ERR_IO on a read error; MAAS_ERR_OUT_OF_MEMORY. */
+ * that is not a number, MAAS_ERR_IO on a read error, MAAS_ERR_OUT_OF_MEMORY. */
 maas_status maas_cnn_read_images(FILE *fp, const char *name, size_t image_size,
                                  float **images, int **labels, size_t *count);
 

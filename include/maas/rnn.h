@@ -28,7 +28,7 @@ typedef struct maas_rnn maas_rnn;
 typedef struct maas_rnn_context maas_rnn_context;
 
 /* Builds a model over the tensors of an open "rnn" file (no copy of f32
- * weights; recurrent weights in other float dtypes are converted to f32
+ * weights, and recurrent weights in other float dtypes are converted to f32
  * once, here).  Errors: MAAS_ERR_BAD_FORMAT for a missing or invalid key
  * (named), MAAS_ERR_UNSUPPORTED for a nonlinearity other than "tanh" or a
  * tokenizer other than "char", MAAS_ERR_MISSING_TENSOR,

@@ -1,7 +1,7 @@
 /* Converting PyTorch models described by a model.json: "cnn" (an
  * nn.Sequential of conv2d, ReLU, max-pool, flatten and linear layers) and
  * "rnn" (embedding, nn.RNN, linear head).  The state_dict names are kept
- * as they are; docs/FORMAT.md ("CNN and RNN models") lists the keys. */
+ * as they are.  docs/FORMAT.md ("CNN and RNN models") lists the keys. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +39,7 @@ static maas_status json_int(const maas_cv *cv, const cJSON *obj, const char *wha
     return MAAS_OK;
 }
 
-/* Reads `field` as an [h, w] pair; a single integer means both. */
+/* Reads `field` as an [h, w] pair, where a single integer means both. */
 static maas_status json_pair(const maas_cv *cv, const cJSON *obj, const char *what,
                              const char *field, double min, int out[2])
 {
