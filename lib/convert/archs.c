@@ -1,4 +1,4 @@
-/* The architectures maas_convert knows.  A new one adds its file under
+/* The architectures maas_convert supports.  A new one adds its file under
  * lib/convert/ and one line here. */
 #include "convert/converter.h"
 

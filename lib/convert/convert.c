@@ -167,7 +167,7 @@ maas_status maas_cv_tensor(maas_cv *cv, const char *name, int n_dims, const int6
         return s;
     if (flags & MAAS_CV_TRANSPOSE) {
         /* A strided [out, in] view of the [in, out] bytes; the writer
-         * stores it row-major, so the file holds the transpose. */
+         * stores it row-major, so the file contains the transpose. */
         MAAS_ASSERT(n_dims == 2);
         t.shape[0] = shape[0];
         t.shape[1] = shape[1];

@@ -72,7 +72,7 @@ maas_status maas_cv_reject_bool(maas_cv *cv, const char *key, bool bad, const ch
 
 enum {
     MAAS_CV_TRANSPOSE = 1,  /* checkpoint stores [in, out]; write [out, in] */
-    MAAS_CV_OPTIONAL = 2,   /* absent is fine: *found (when given) says */
+    MAAS_CV_OPTIONAL = 2,   /* absent is accepted and reported in *found */
 };
 
 /* Writes checkpoint tensor `name` (canonical) with the expected .maas shape
