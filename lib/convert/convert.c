@@ -357,6 +357,14 @@ maas_status maas_convert(const char *hf_dir, const char *out_path,
     memset(sum, 0, sizeof *sum);
     maas_cv cv = {.dir = hf_dir, .matrix_dtype = opt.dtype, .summary = sum};
     snprintf(cv.config_path, sizeof cv.config_path, "%s/config.json", hf_dir);
+    /* PyTorch models that are not Hugging Face checkpoints ("cnn", "rnn")
+     * describe themselves in a model.json with the same "model_type" key. */
+    if (!maas_path_exists(cv.config_path)) {
+        char alt[sizeof cv.config_path];
+        snprintf(alt, sizeof alt, "%s/model.json", hf_dir);
+        if (maas_path_exists(alt))
+            memcpy(cv.config_path, alt, sizeof alt);
+    }
 
     maas_status s = run(&cv, out_path, &opt);
 
