@@ -1,9 +1,9 @@
 /* Tokenizers against Hugging Face: golden ids and offsets for 1,040 strings
- * (tests/fixtures/golden/tokenizers.json, written by
- * tools/gen_tokenizer_golden.py with transformers' fast tokenizers), plus
+ * in tests/fixtures/golden/tokenizers.json, written by
+ * tools/gen_tokenizer_golden.py with transformers' fast tokenizers.  Also
  * properties that need no reference: GPT-2 round trips on any bytes, BERT
  * offsets that cut each token out of the original text, invalid UTF-8,
- * long words, streaming decode and use from several threads. */
+ * long words, streaming decode, .maas files, the CLI and threads. */
 #include <pthread.h>
 #include <sys/wait.h>
 #include <setjmp.h>

@@ -169,9 +169,9 @@ typedef struct maas_decoder maas_decoder;
 maas_status maas_decoder_create(const maas_tokenizer *tok, maas_decoder **out);
 void maas_decoder_free(maas_decoder *dec);
 
-/* Size of a buffer that always holds the output of one maas_decoder_push
+/* Size of a buffer that always fits the output of one maas_decoder_push
  * or maas_decoder_flush for GPT-2's vocabulary.  Its longest token is 128
- * bytes; with up to 3 held-back bytes before it and each byte that cannot
+ * bytes.  With up to 3 held-back bytes before it, and each byte that cannot
  * become valid UTF-8 grown to the 3 bytes of U+FFFD, the longest output
  * over all 50,257 tokens is 137 bytes plus the NUL. */
 #define MAAS_DECODER_BUFFER_SIZE 256
@@ -179,10 +179,10 @@ void maas_decoder_free(maas_decoder *dec);
 /* Writes the text that became complete with `id` to buf (up to cap bytes,
  * NUL-terminated) and its byte count to *len (0 while a character is still
  * incomplete).  Bytes that can never become valid UTF-8 come out as U+FFFD.
- * MAAS_DECODER_BUFFER_SIZE bytes always suffice for GPT-2 (64 do for all
- * but a few long tokens); when the text does not fit, the call returns
- * MAAS_ERR_INVALID_ARGUMENT and the decoder is unchanged, so the caller
- * can retry with a larger buffer.  WordPiece pieces come with their
+ * MAAS_DECODER_BUFFER_SIZE bytes always suffice for GPT-2, and 64 do for
+ * all but a few long tokens.  When the text does not fit, the call returns
+ * MAAS_ERR_INVALID_ARGUMENT and leaves the decoder unchanged, so the
+ * caller can retry with a larger buffer.  WordPiece pieces come with their
  * leading space ("##" pieces glued), without decode's clean-up. */
 maas_status maas_decoder_push(maas_decoder *dec, int32_t id, char *buf,
                               size_t cap, size_t *len);

@@ -216,8 +216,8 @@ maas_status tok_build(const tok_spec *spec, maas_tokenizer **out)
             break;
         }
         if (id < 0) {
-            bool wanted = (tok->kind == MAAS_TOKENIZER_BPE) == (i == MAAS_SPECIAL_EOS);
-            id = wanted ? tok_strmap_get(&tok->vocab, special_strings[i], strlen(special_strings[i]))
+            bool usual = (tok->kind == MAAS_TOKENIZER_BPE) == (i == MAAS_SPECIAL_EOS);
+            id = usual ? tok_strmap_get(&tok->vocab, special_strings[i], strlen(special_strings[i]))
                         : -1;
         }
         tok->special[i] = id;
