@@ -37,7 +37,16 @@ typedef enum maas_special {
     MAAS_SPECIAL_COUNT
 } maas_special;
 
-/* Builds the tokenizer stored in a .maas file's "tokenizer." keys. */
+/* Builds the tokenizer stored in a .maas file's "tokenizer." keys:
+ * tokenizer.model ("gpt2-bpe" or "wordpiece"), tokenizer.tokens,
+ * tokenizer.merges (BPE), tokenizer.do_lower_case (default true),
+ * tokenizer.strip_accents (default: do_lower_case) and
+ * tokenizer.tokenize_chinese_chars (default true) for WordPiece, and the
+ * optional special ids tokenizer.unk_id, cls_id, sep_id, pad_id, mask_id,
+ * eos_id (absent ones are found by their usual strings).  The tokenizer
+ * copies what it needs, so the file may be closed afterwards.  Errors:
+ * MAAS_ERR_NOT_FOUND without tokenizer.model, MAAS_ERR_UNSUPPORTED for
+ * another model name, MAAS_ERR_BAD_FORMAT for an inconsistent vocabulary. */
 maas_status maas_tokenizer_from_file(const maas_file *f, maas_tokenizer **out);
 
 /* Builds a GPT-2 tokenizer from Hugging Face's vocab.json and merges.txt
