@@ -277,6 +277,36 @@ static void golden_bert_pairs(void **state)
     }
 }
 
+/* Pair encoding parses special-token text only when asked; the type ids
+ * and spans of the second sequence restart at its own text. */
+static void pair_special_text(void **state)
+{
+    (void)state;
+    const char *a = "is [SEP] here", *b = "yes";
+    maas_pair_options opts = {0};
+    maas_encoding enc = {0};
+    assert_int_equal(maas_tokenizer_encode_pair(bert, a, strlen(a), b, strlen(b), &opts, &enc), MAAS_OK);
+    /* [CLS] is [ sep ] here [SEP] yes [SEP] */
+    const int32_t plain[] = {101, 2003, 1031, 19802, 1033, 2182, 102, 2748, 102};
+    assert_int_equal(enc.n, 9);
+    assert_memory_equal(enc.ids, plain, sizeof plain);
+    assert_int_equal(enc.type_ids[7], 1);
+    assert_int_equal(enc.sequence_ids[7], 1);
+    assert_int_equal(enc.byte_start[7], 0);
+    assert_int_equal(enc.byte_end[7], 3);
+    maas_encoding_free(&enc);
+
+    opts.parse_special = true;
+    assert_int_equal(maas_tokenizer_encode_pair(bert, a, strlen(a), b, strlen(b), &opts, &enc), MAAS_OK);
+    const int32_t parsed[] = {101, 2003, 102, 2182, 102, 2748, 102};
+    assert_int_equal(enc.n, 7);
+    assert_memory_equal(enc.ids, parsed, sizeof parsed);
+    assert_int_equal(enc.sequence_ids[2], 0);
+    assert_int_equal(enc.byte_start[2], 3);
+    assert_int_equal(enc.byte_end[2], 8);
+    maas_encoding_free(&enc);
+}
+
 /* Round trip of one byte string through GPT-2, with the byte spans
  * tiling the input and char spans never going backwards. */
 static void check_gpt2_round_trip(const char *text, size_t len)
@@ -866,6 +896,7 @@ int main(void)
         cmocka_unit_test(golden_cased_ids_offsets),
         cmocka_unit_test(golden_bert_decode),
         cmocka_unit_test(golden_bert_pairs),
+        cmocka_unit_test(pair_special_text),
         cmocka_unit_test(gpt2_round_trip_golden_strings),
         cmocka_unit_test(gpt2_round_trip_random_bytes),
         cmocka_unit_test(bert_offsets_cut_tokens),

@@ -152,6 +152,7 @@ typedef struct maas_pair_options {
     int max_length;              /* 0: no limit */
     maas_truncation truncation;
     bool pad_to_max_length;      /* pad with [PAD] (type 0, sequence -1) up to max_length */
+    bool parse_special;          /* as in maas_encode_options (added field; default false) */
 } maas_pair_options;
 
 /* Encodes [CLS] a [SEP] b [SEP] with type ids 0 for a and 1 for b. */
