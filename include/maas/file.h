@@ -46,7 +46,8 @@ typedef struct maas_file maas_file;
 /* Opens and validates a .maas file.  Errors: MAAS_ERR_IO, MAAS_ERR_BAD_MAGIC,
  * MAAS_ERR_BAD_VERSION, MAAS_ERR_TRUNCATED, MAAS_ERR_OUT_OF_BOUNDS,
  * MAAS_ERR_OVERFLOW, MAAS_ERR_UNKNOWN_DTYPE, MAAS_ERR_OVERLAP,
- * MAAS_ERR_BAD_FORMAT; the message names the file and the field or tensor. */
+ * MAAS_ERR_BAD_FORMAT; the message names the file and the field or tensor.
+ * MAAS_ERR_UNSUPPORTED on a big-endian host (the format is little-endian). */
 maas_status maas_file_open(const char *path, maas_file **out);
 
 void maas_file_close(maas_file *f);
@@ -137,7 +138,8 @@ maas_status maas_writer_add_tensor_as(maas_writer *w, const char *name,
 
 /* Writes the file (to PATH.tmp, then renamed, so a failure never leaves a
  * half-written PATH).  `progress` (may be NULL) is called after each tensor
- * with the bytes written so far and the total. */
+ * with the data bytes written so far and the total; the last call has
+ * done == total. */
 typedef void (*maas_progress_fn)(uint64_t done, uint64_t total, void *user);
 maas_status maas_writer_write(maas_writer *w, const char *path,
                               maas_progress_fn progress, void *user);

@@ -81,13 +81,14 @@ void maas_avx2_gemv_f32(float *out, const float *x, const float *w,
     }
 }
 
-/* Loads 8 f16 values as floats; `rem` < 8 loads only the first rem and
- * zeros the rest (without reading past them). */
+/* Loads 8 f16 values as floats. */
 static inline __m256 load_f16(const uint16_t *p)
 {
     return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
 }
 
+/* Loads the first `rem` (< 8) f16 values as floats and zeros the rest,
+ * without reading past them. */
 static inline __m256 load_f16_tail(const uint16_t *p, int rem)
 {
     uint16_t buf[8] = {0};
@@ -109,7 +110,24 @@ void maas_avx2_gemv_f16(float *out, const float *x, const uint16_t *w,
                        *w3 = w2 + K;
         __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(),
                a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
-        for (int k = 0; k < k_main; k += 8) {
+        int k = 0;
+        /* 32 weights (one cache line) per row per step, with a prefetch
+         * 1 KB ahead: the hardware prefetcher alone leaves the four f16
+         * streams short of memory bandwidth. */
+        for (; k + 32 <= k_main; k += 32) {
+            _mm_prefetch((const char *)(w0 + k) + 1024, _MM_HINT_T0);
+            _mm_prefetch((const char *)(w1 + k) + 1024, _MM_HINT_T0);
+            _mm_prefetch((const char *)(w2 + k) + 1024, _MM_HINT_T0);
+            _mm_prefetch((const char *)(w3 + k) + 1024, _MM_HINT_T0);
+            for (int j = k; j < k + 32; j += 8) {
+                __m256 xv = _mm256_loadu_ps(x + j);
+                a0 = _mm256_fmadd_ps(load_f16(w0 + j), xv, a0);
+                a1 = _mm256_fmadd_ps(load_f16(w1 + j), xv, a1);
+                a2 = _mm256_fmadd_ps(load_f16(w2 + j), xv, a2);
+                a3 = _mm256_fmadd_ps(load_f16(w3 + j), xv, a3);
+            }
+        }
+        for (; k < k_main; k += 8) {
             __m256 xv = _mm256_loadu_ps(x + k);
             a0 = _mm256_fmadd_ps(load_f16(w0 + k), xv, a0);
             a1 = _mm256_fmadd_ps(load_f16(w1 + k), xv, a1);

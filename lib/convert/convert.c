@@ -305,6 +305,10 @@ static double now_seconds(void)
 static maas_status run(maas_cv *cv, const char *out_path, const maas_convert_options *opt)
 {
     maas_status s = maas_json_read_file(cv->config_path, &cv->config);
+    if (s == MAAS_ERR_NOT_FOUND)
+        return maas_fail(s, "%s has no config.json; give the folder of a Hugging Face "
+                         "checkpoint (config.json, model.safetensors, tokenizer files)",
+                         cv->dir);
     if (s != MAAS_OK)
         return s;
     if (!cJSON_IsObject(cv->config))
