@@ -188,6 +188,28 @@ static void test_digits_predictions_match_torch(void **state)
     close_digits(&d);
 }
 
+/* The example program prints PyTorch's class for every held-out image. */
+static void test_maas_digits_program_output(void **state)
+{
+    (void)state;
+    size_t n_want;
+    int *want = read_predictions(&n_want);
+    FILE *out = popen("build/bin/maas-digits -m " MODEL_F32 " -t 1 -b 50 " HELDOUT
+                      " 2>/dev/null", "r");
+    assert_non_null(out);
+    char line[64];
+    size_t n = 0;
+    while (fgets(line, sizeof line, out)) {
+        assert_true(n < n_want);
+        if (atoi(line) != want[n])
+            fail_msg("maas-digits line %zu is %s, PyTorch says %d", n + 1, line, want[n]);
+        n++;
+    }
+    assert_int_equal(pclose(out), 0);
+    assert_int_equal(n, n_want);
+    free(want);
+}
+
 /* f16 linear weights change the logits by rounding only. */
 static void test_digits_f16_close_to_torch(void **state)
 {
@@ -471,6 +493,7 @@ int main(void)
         cmocka_unit_test(test_digits_model_shape),
         cmocka_unit_test(test_digits_layers_match_torch),
         cmocka_unit_test(test_digits_predictions_match_torch),
+        cmocka_unit_test(test_maas_digits_program_output),
         cmocka_unit_test(test_digits_f16_close_to_torch),
         cmocka_unit_test(test_digits_context_limits),
         cmocka_unit_test(test_cnn_load_rejects_bad_models),

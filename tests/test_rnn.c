@@ -205,6 +205,25 @@ static void test_charnn_greedy_matches_torch(void **state)
     close_charnn(&c);
 }
 
+/* The example program prints the prefix and PyTorch's greedy text. */
+static void test_maas_charnn_program_output(void **state)
+{
+    (void)state;
+    charnn c = open_charnn(MODEL_F32);
+    char command[512], want[1024], got[1024] = "";
+    snprintf(command, sizeof command, "build/bin/maas-charnn -m " MODEL_F32 " -p '%s' -n %d "
+             "2>/dev/null", golden_str(&c, "prefix"),
+             cJSON_GetObjectItem(c.greedy, "n")->valueint);
+    snprintf(want, sizeof want, "%s%s\n", golden_str(&c, "prefix"), golden_str(&c, "text"));
+    FILE *out = popen(command, "r");
+    assert_non_null(out);
+    size_t n = fread(got, 1, sizeof got - 1, out);
+    got[n] = '\0';
+    assert_int_equal(pclose(out), 0);
+    assert_string_equal(got, want);
+    close_charnn(&c);
+}
+
 /* f16 weights change the logits by rounding only. */
 static void test_charnn_f16_close_to_torch(void **state)
 {
@@ -268,6 +287,7 @@ int main(void)
         cmocka_unit_test(test_charnn_encode_rejects_bad_text),
         cmocka_unit_test(test_charnn_layers_match_torch),
         cmocka_unit_test(test_charnn_greedy_matches_torch),
+        cmocka_unit_test(test_maas_charnn_program_output),
         cmocka_unit_test(test_charnn_f16_close_to_torch),
         cmocka_unit_test(test_charnn_forward_rejects_bad_input),
         cmocka_unit_test(test_rnn_load_rejects_other_arch),
