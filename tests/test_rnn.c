@@ -144,9 +144,15 @@ static void test_charnn_layers_match_torch(void **state)
     assert_int_equal(maas_rnn_context_create(c.model, T, 1, &ctx), MAAS_OK);
     assert_null(maas_rnn_last_logits(ctx));
 
-    /* The whole text in one pass from a zero state. */
-    assert_int_equal(maas_rnn_forward(ctx, ids, T, NULL), MAAS_OK);
-    check_layers(&c, ctx, T, 0, "one pass");
+    /* The whole text in one pass from a zero state, on every kernel tier. */
+    maas_isa best = maas_kernels_isa();
+    for (int isa = 0; isa <= (int)best; isa++) {
+        assert_int_equal(maas_kernels_set_isa((maas_isa)isa), MAAS_OK);
+        maas_rnn_context_reset(ctx);
+        assert_int_equal(maas_rnn_forward(ctx, ids, T, NULL), MAAS_OK);
+        check_layers(&c, ctx, T, 0, maas_isa_name((maas_isa)isa));
+    }
+    assert_int_equal(maas_kernels_set_isa(best), MAAS_OK);
 
     /* The same text in two pieces, the second continuing from the state
      * the first left: the second piece's rows must match. */
