@@ -3,7 +3,7 @@
  * Decode (fewer than ATTN_MIN_GEMM_ROWS queries): threads take ranges of
  * heads and use dot products and AXPYs from the dispatch table, reading
  * each key and value row once.  Prefill: the work is cut into items of one
- * head and up to ATTN_QBLOCK query rows; an item makes its score block with
+ * head and up to ATTN_QBLOCK query rows.  An item makes its score block with
  * one sgemm, applies the masks and the softmax per row, and multiplies by
  * the values with a second sgemm.  Each thread holds one item's score block
  * (or, in decode, one score row per head) at a time. */
@@ -94,7 +94,7 @@ static void attend_rows_gemm(const maas_kernel_table *kt, float *out,
                              float *scores)
 {
     int rows = i1 - i0;
-    /* Causal: no row of the block sees past key q_pos0 + i1 - 1. */
+    /* Causal: no row of the block reaches past key q_pos0 + i1 - 1. */
     int keys = q_pos0 >= 0 && q_pos0 + i1 < Tk ? q_pos0 + i1 : Tk;
     float scale = 1.0f / sqrtf((float)D);
 
