@@ -414,7 +414,7 @@ static void qa_answers_match_pipeline(void **state)
     check_pipeline_cases(MODELS "bert-qa-tiny.maas", 0, 1e-4);
 }
 
-/* A context that holds one 384-token window per pass: the windows of the
+/* A context with room for one 384-token window per pass: the windows of the
  * long cases run in several passes. */
 static void qa_windows_in_several_passes(void **state)
 {
