@@ -37,6 +37,10 @@ typedef enum maas_value_type {
     MAAS_VALUE_TYPE_COUNT
 } maas_value_type;
 
+/* Returns "u32", "i32", "f32", "bool", "string", "string array",
+ * "i32 array", "f64", or "unknown". */
+const char *maas_value_type_name(maas_value_type type);
+
 typedef struct maas_file maas_file;
 
 /* Opens and validates a .maas file.  Errors: MAAS_ERR_IO, MAAS_ERR_BAD_MAGIC,
@@ -60,6 +64,8 @@ const char *maas_file_path(const maas_file *f);
 maas_status maas_file_get_u32(const maas_file *f, const char *key, uint32_t *out);
 maas_status maas_file_get_i32(const maas_file *f, const char *key, int32_t *out);
 maas_status maas_file_get_f32(const maas_file *f, const char *key, float *out);
+/* Reads an F64 value, or an F32 one widened. */
+maas_status maas_file_get_f64(const maas_file *f, const char *key, double *out);
 maas_status maas_file_get_bool(const maas_file *f, const char *key, bool *out);
 maas_status maas_file_get_str(const maas_file *f, const char *key, const char **out);
 
@@ -121,6 +127,13 @@ maas_status maas_writer_set_i32_array(maas_writer *w, const char *key,
  * data must stay valid until maas_writer_write returns.  Non-contiguous
  * tensors are written in row-major order. */
 maas_status maas_writer_add_tensor(maas_writer *w, const char *name, const maas_tensor *t);
+
+/* Like maas_writer_add_tensor, but stores the elements converted to
+ * `dtype` while writing, without a copy in memory.  Float tensors (f32,
+ * f16, bf16) convert to any float dtype, rounding to nearest even; other
+ * dtypes must equal `dtype`.  MAAS_ERR_UNSUPPORTED otherwise. */
+maas_status maas_writer_add_tensor_as(maas_writer *w, const char *name,
+                                      const maas_tensor *t, maas_dtype dtype);
 
 /* Writes the file (to PATH.tmp, then renamed, so a failure never leaves a
  * half-written PATH).  `progress` (may be NULL) is called after each tensor

@@ -74,9 +74,20 @@ int32_t maas_tokenizer_token_id(const maas_tokenizer *tok, const char *text);
  *                special token
  *   byte_start, byte_end, char_start, char_end
  *                the token's span [start, end) in its own sequence's text,
- *                in bytes and in code points; -1 for special tokens.  A
- *                GPT-2 token that is part of one multi-byte character gets
- *                that character's span. */
+ *                in bytes and in code points; -1 for special tokens added
+ *                by add_special, pairs or padding.  Special-token text
+ *                found in the input (parse_special) keeps its sequence id
+ *                and span.  GPT-2 byte spans are the token's exact bytes
+ *                (they tile the text); its char span covers every
+ *                character the token touches, so a token that is part of
+ *                one multi-byte character gets that character's span.  For
+ *                GPT-2, each byte of invalid UTF-8 counts as one character.
+ *                WordPiece spans cover the original characters the token
+ *                was normalised from (accents, case, CJK spacing and
+ *                dropped characters inside a word included), so
+ *                text[byte_start, byte_end) cuts the token out of the
+ *                original text.
+ *   attention_mask 1 for a real token, 0 for padding (added field). */
 typedef struct maas_encoding {
     int n;
     int32_t *ids;
@@ -84,17 +95,31 @@ typedef struct maas_encoding {
     int8_t *sequence_ids;
     int32_t *byte_start, *byte_end;
     int32_t *char_start, *char_end;
+    int8_t *attention_mask;
     int capacity;  /* internal: allocated entries */
 } maas_encoding;
 
 void maas_encoding_free(maas_encoding *enc);
 
-/* Encodes one sequence.  add_special adds [CLS] ... [SEP] for WordPiece and
+/* Encodes one sequence into *out (zero it or free it first; on failure
+ * *out is untouched).  add_special adds [CLS] ... [SEP] for WordPiece and
  * nothing for GPT-2.  Special-token text in the input (e.g. "[CLS]" or
  * "<|endoftext|>") becomes that special id only when parse_special is true;
  * otherwise it is tokenized as ordinary text.
- * Invalid UTF-8: GPT-2 encodes the raw bytes (lossless); WordPiece returns
- * MAAS_ERR_INVALID_UTF8 with the byte offset in the message. */
+ *
+ * Defaults: opts may be NULL, which means add_special = false and
+ * parse_special = false.  parse_special defaults to false, unlike Hugging
+ * Face's encode, because text typed by a customer must not be able to end
+ * the document (GPT-2's "<|endoftext|>") or forge a [SEP]; set it for
+ * prompts you write yourself.  With parse_special true the ids equal
+ * Hugging Face's default encode (added tokens split out first).
+ *
+ * Invalid UTF-8: GPT-2 encodes the raw bytes (lossless), each invalid byte
+ * pre-tokenised like a punctuation character.  WordPiece returns
+ * MAAS_ERR_INVALID_UTF8 with the byte offset in the message: replacing the
+ * bytes would silently change what a BERT model reads, and Hugging Face's
+ * tokenizers only accept valid UTF-8, so there is no reference behaviour to
+ * match. */
 typedef struct maas_encode_options {
     bool add_special;
     bool parse_special;
@@ -108,7 +133,8 @@ maas_status maas_tokenizer_encode(const maas_tokenizer *tok, const char *text,
  * names the strategies. */
 typedef enum maas_truncation {
     MAAS_TRUNCATE_NONE = 0,           /* MAAS_ERR_CONTEXT_FULL when too long */
-    MAAS_TRUNCATE_LONGEST_FIRST = 1,  /* drop from the longer sequence, one token at a time */
+    MAAS_TRUNCATE_LONGEST_FIRST = 1,  /* the shorter sequence (the first on a tie) keeps
+                                         up to half the budget, the longer the rest */
     MAAS_TRUNCATE_ONLY_SECOND = 2,    /* drop from the second sequence only */
     MAAS_TRUNCATE_ONLY_FIRST = 3
 } maas_truncation;
