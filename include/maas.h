@@ -5,6 +5,7 @@
  *   maas/tensor.h     tensors, dtypes, the activation arena
  *   maas/kernels.h    compute kernels (matmul, attention, layernorm, ...)
  *   maas/file.h       the .maas model file: reading and writing
+ *   maas/convert.h    converting Hugging Face checkpoints to .maas
  *   maas/tokenizer.h  GPT-2 byte-level BPE and BERT WordPiece
  *   maas/gpt2.h       GPT-2: KV-cache model, sampler, streaming generation
  *   maas/bert.h       BERT: hidden states, sentence embeddings, question answering
@@ -18,6 +19,7 @@
 #include "maas/tensor.h"
 #include "maas/kernels.h"
 #include "maas/file.h"
+#include "maas/convert.h"
 #include "maas/tokenizer.h"
 #include "maas/gpt2.h"
 #include "maas/bert.h"

@@ -1,17 +1,19 @@
 /* 2-D convolution (im2col + sgemm, or direct) and max-pooling, NCHW. */
 #include <omp.h>
+#include <string.h>
 
 #include <cblas.h>
 
 #include "dispatch.h"
+#include "conv.h"
 #include "internal.h"
 
-/* im2col columns per thread-slice boundary. */
-#define COL_ALIGN 16
-
-/* sgemm tiles of the im2col path: fixed by the shape, never by the thread
- * count, so every thread count gives the same result bit for bit. */
-#define CONV_TILE_COLS 256
+/* Tiles of the im2col path: CONV_TILE_COLS output positions by
+ * CONV_TILE_ROWS output channels.  They are fixed by the shape, never by
+ * the thread count, so every thread count gives the same result bit for
+ * bit.  A column tile's im2col block is patch x 128 floats: 288 KB for a
+ * 3x3 convolution over 64 channels, about a core's L2. */
+#define CONV_TILE_COLS 128
 #define CONV_TILE_ROWS 64
 
 int maas_conv2d_out_size(int in, int kernel, int stride, int pad, int dilation)
@@ -77,37 +79,48 @@ static bool is_pointwise(const maas_conv2d_params *p)
 }
 
 /* Chooses the direct path where im2col's copy outweighs the product: few
- * multiply-adds per output (grouped/depthwise, or tiny channel counts). */
+ * multiply-adds per output pixel and channel (depthwise and other narrow
+ * groups, or patches of a few taps).  The thresholds come from
+ * bench_kernels' direct-versus-im2col rows on a 2-core AMD EPYC (Zen 1). */
 static bool use_direct(const maas_conv2d_params *p)
 {
     int cin_g = p->in_channels / p->groups;
     int cout_g = p->out_channels / p->groups;
     int patch = cin_g * p->kernel_h * p->kernel_w;
-    return cout_g < 4 || patch < 8;
+    return cout_g < 8 || patch < 8;
+}
+
+static size_t tile_cols(int out_h, int out_w)
+{
+    size_t n_cols = (size_t)out_h * out_w;
+    return n_cols < CONV_TILE_COLS ? n_cols : CONV_TILE_COLS;
 }
 
 size_t maas_conv2d_scratch_floats(const maas_conv2d_params *p, int n_threads)
 {
-    (void)n_threads;
+    /* The im2col path needs one patch x tile block per thread; the direct
+     * and pointwise paths need none, but the size covers the im2col path
+     * whichever is chosen, so callers may force it. */
     int out_h, out_w;
     if (check_conv(p, &out_h, &out_w) != MAAS_OK)
         return 0;
     maas_clear_error();
-    if (use_direct(p) || is_pointwise(p))
+    if (is_pointwise(p))
         return 0;
     size_t patch = (size_t)(p->in_channels / p->groups) * p->kernel_h *
                    p->kernel_w;
-    return patch * (size_t)out_h * (size_t)out_w;
+    return (size_t)maas_resolve_threads(n_threads) * patch *
+           tile_cols(out_h, out_w);
 }
 
-/* Fills columns [c0, c1) of col[patch, Ho*Wo] for group g of batch item b:
- * col[(ci, ky, kx), (oy, ox)] = in[b, g*cin_g + ci, iy, ix], 0 in padding. */
-static void im2col_slice(float *col, const float *in,
-                         const maas_conv2d_params *p, int b, int g, int out_h,
-                         int out_w, size_t c0, size_t c1)
+/* Fills col[patch, width] with the input taps of output positions
+ * [c0, c0 + width) of group g of batch item b:
+ *   col[(ci, ky, kx), c] = in[b, g*cin_g + ci, iy, ix], 0 in the padding,
+ * with (oy, ox) = divmod(c, Wo), iy = oy*sh - ph + ky*dh, ix likewise. */
+static void im2col_tile(float *col, const float *in, const maas_conv2d_params *p,
+                        int b, int g, int out_w, size_t c0, size_t width)
 {
     int cin_g = p->in_channels / p->groups;
-    size_t n_cols = (size_t)out_h * out_w;
     size_t row = 0;
 
     for (int ci = 0; ci < cin_g; ci++) {
@@ -115,32 +128,42 @@ static void im2col_slice(float *col, const float *in,
                                       p->in_h * p->in_w;
         for (int ky = 0; ky < p->kernel_h; ky++) {
             for (int kx = 0; kx < p->kernel_w; kx++, row++) {
-                float *dst = col + row * n_cols;
-                int oy = (int)(c0 / out_w);
-                int ox = (int)(c0 % out_w);
-                for (size_t c = c0; c < c1; c++) {
+                float *dst = col + row * width;
+                int x_off = kx * p->dilation_w - p->pad_w;
+                size_t c = c0;
+                /* One output row (or part of one) at a time. */
+                while (c < c0 + width) {
+                    int oy = (int)(c / out_w);
+                    int ox0 = (int)(c % out_w);
+                    size_t run = (size_t)(out_w - ox0);
+                    if (run > c0 + width - c)
+                        run = c0 + width - c;
+                    float *d = dst + (c - c0);
                     int iy = oy * p->stride_h - p->pad_h + ky * p->dilation_h;
-                    int ix = ox * p->stride_w - p->pad_w + kx * p->dilation_w;
-                    bool inside = iy >= 0 && iy < p->in_h && ix >= 0 &&
-                                  ix < p->in_w;
-                    dst[c] = inside ? plane[(size_t)iy * p->in_w + ix] : 0.0f;
-                    if (++ox == out_w) {
-                        ox = 0;
-                        oy++;
+                    if (iy < 0 || iy >= p->in_h) {
+                        memset(d, 0, run * sizeof *d);
+                    } else {
+                        const float *src = plane + (size_t)iy * p->in_w;
+                        for (size_t i = 0; i < run; i++) {
+                            int ix = (ox0 + (int)i) * p->stride_w + x_off;
+                            d[i] = ix >= 0 && ix < p->in_w ? src[ix] : 0.0f;
+                        }
                     }
+                    c += run;
                 }
             }
         }
     }
 }
 
-maas_status maas_conv2d_f32(float *out, const float *in, const float *weight,
-                            const float *bias, const maas_conv2d_params *p,
-                            float *scratch, int n_threads)
+maas_status maas_conv2d_f32_path(float *out, const float *in,
+                                 const float *weight, const float *bias,
+                                 const maas_conv2d_params *p, float *scratch,
+                                 int n_threads, maas_conv_path path)
 {
     /* out[B, Cout, Ho, Wo], in[B, Cin, H, W],
      * weight[Cout, Cin/groups, kh, kw], bias[Cout] or NULL,
-     * scratch[maas_conv2d_scratch_floats(p)] */
+     * scratch[maas_conv2d_scratch_floats(p, n_threads)] */
     int out_h, out_w;
     maas_status st = check_conv(p, &out_h, &out_w);
     if (st != MAAS_OK)
@@ -156,9 +179,11 @@ maas_status maas_conv2d_f32(float *out, const float *in, const float *weight,
     size_t n_cols = (size_t)out_h * out_w;
     size_t macs = (size_t)p->batch * p->out_channels * n_cols * patch;
     int nt = maas_threads_for(n_threads, macs, 1u << 16);
+    if (path == MAAS_CONV_AUTO)
+        path = use_direct(p) ? MAAS_CONV_DIRECT : MAAS_CONV_IM2COL;
 
     /* Direct path: threads take output planes. */
-    if (use_direct(p)) {
+    if (path == MAAS_CONV_DIRECT) {
         int planes = p->batch * p->out_channels;
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
         for (int plane = 0; plane < planes; plane++)
@@ -174,57 +199,75 @@ maas_status maas_conv2d_f32(float *out, const float *in, const float *weight,
         return maas_fail(MAAS_ERR_INVALID_ARGUMENT,
                          "maas_conv2d: scratch is NULL but this convolution "
                          "needs maas_conv2d_scratch_floats() = %zu floats",
-                         (size_t)patch * n_cols);
+                         (size_t)maas_resolve_threads(n_threads) * patch *
+                             tile_cols(out_h, out_w));
 
-    /* im2col + sgemm per batch item and group:
-     *   out[b, g] [cout_g, Ho*Wo] = weight[g] [cout_g, patch] . col [patch, Ho*Wo]
-     * Threads first fill slices of col, then take fixed tiles of out. */
+    /* im2col + sgemm, one tile at a time:
+     *   out[b, g][r0:r0+rows, c0:c0+width] =
+     *       weight[g][r0:r0+rows, :] . col[:, c0:c0+width] + bias
+     * Items run column tile by column tile, so a thread that takes several
+     * row tiles of one column tile fills its im2col block once. */
+    size_t width_max = tile_cols(out_h, out_w);
     int col_tiles = (int)((n_cols + CONV_TILE_COLS - 1) / CONV_TILE_COLS);
     int row_tiles = (cout_g + CONV_TILE_ROWS - 1) / CONV_TILE_ROWS;
-    int tiles = col_tiles * row_tiles;
+    int per_group = col_tiles * row_tiles;
+    int items = p->batch * p->groups * per_group;
+
 #pragma omp parallel num_threads(nt) if (nt > 1)
-    for (int b = 0; b < p->batch; b++) {
-        for (int g = 0; g < p->groups; g++) {
-            const float *cols = scratch;
-            if (pointwise) {
-                cols = in + ((size_t)b * p->in_channels + g * cin_g) * n_cols;
-            } else {
-                size_t c0, c1;
-                maas_split_range(n_cols, omp_get_num_threads(),
-                                 omp_get_thread_num(), COL_ALIGN, &c0, &c1);
-                if (c1 > c0)
-                    im2col_slice(scratch, in, p, b, g, out_h, out_w, c0, c1);
-#pragma omp barrier
-            }
-
-            float *out_g = out + ((size_t)b * p->out_channels +
-                                  (size_t)g * cout_g) * n_cols;
-            const float *w_g = weight + (size_t)g * cout_g * patch;
+    {
+        float *col = pointwise ? NULL
+                               : scratch + (size_t)omp_get_thread_num() *
+                                               patch * width_max;
+        int filled = -1;  /* the column tile (item / row_tiles) in col */
 #pragma omp for schedule(static)
-            for (int tile = 0; tile < tiles; tile++) {
-                int r0 = (tile / col_tiles) * CONV_TILE_ROWS;
-                int rows = cout_g - r0 < CONV_TILE_ROWS ? cout_g - r0
-                                                        : CONV_TILE_ROWS;
-                size_t c0 = (size_t)(tile % col_tiles) * CONV_TILE_COLS;
-                size_t width = n_cols - c0 < CONV_TILE_COLS ? n_cols - c0
-                                                            : CONV_TILE_COLS;
+        for (int item = 0; item < items; item++) {
+            int bg = item / per_group;
+            int b = bg / p->groups, g = bg % p->groups;
+            int col_tile = (item % per_group) / row_tiles;
+            int r0 = (item % row_tiles) * CONV_TILE_ROWS;
+            int rows = cout_g - r0 < CONV_TILE_ROWS ? cout_g - r0 : CONV_TILE_ROWS;
+            size_t c0 = (size_t)col_tile * CONV_TILE_COLS;
+            size_t width = n_cols - c0 < CONV_TILE_COLS ? n_cols - c0
+                                                        : CONV_TILE_COLS;
 
-                /* out tile = bias, then += weight rows . col tile. */
-                for (int r = r0; r < r0 + rows; r++) {
-                    float value = bias ? bias[g * cout_g + r] : 0.0f;
-                    for (size_t c = c0; c < c0 + width; c++)
-                        out_g[r * n_cols + c] = value;
+            /* Step 1: the tile's input taps (the input itself for 1x1). */
+            const float *taps;
+            int ld_taps;
+            if (pointwise) {
+                taps = in + ((size_t)b * p->in_channels + g * cin_g) * n_cols + c0;
+                ld_taps = (int)n_cols;
+            } else {
+                if (filled != item / row_tiles) {
+                    im2col_tile(col, in, p, b, g, out_w, c0, width);
+                    filled = item / row_tiles;
                 }
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows,
-                            (int)width, patch, 1.0f, w_g + (size_t)r0 * patch,
-                            patch, cols + c0, (int)n_cols, 1.0f,
-                            out_g + (size_t)r0 * n_cols + c0, (int)n_cols);
+                taps = col;
+                ld_taps = (int)width;
             }
-            /* The implicit barrier of `omp for` keeps col intact until
-             * every tile of this group has read it. */
+
+            /* Step 2: bias, then the product accumulated onto it. */
+            float *out_tile = out + ((size_t)b * p->out_channels +
+                                     (size_t)g * cout_g + r0) * n_cols + c0;
+            for (int r = 0; r < rows; r++) {
+                float value = bias ? bias[g * cout_g + r0 + r] : 0.0f;
+                for (size_t c = 0; c < width; c++)
+                    out_tile[r * n_cols + c] = value;
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows,
+                        (int)width, patch, 1.0f,
+                        weight + ((size_t)g * cout_g + r0) * patch, patch, taps,
+                        ld_taps, 1.0f, out_tile, (int)n_cols);
         }
     }
     return MAAS_OK;
+}
+
+maas_status maas_conv2d_f32(float *out, const float *in, const float *weight,
+                            const float *bias, const maas_conv2d_params *p,
+                            float *scratch, int n_threads)
+{
+    return maas_conv2d_f32_path(out, in, weight, bias, p, scratch, n_threads,
+                                MAAS_CONV_AUTO);
 }
 
 maas_status maas_maxpool2d_f32(float *out, const float *in, int batch,

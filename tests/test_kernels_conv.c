@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "maas.h"
+#include "conv.h"
 #include "kerneltest.h"
 #include "testutil.h"
 
@@ -83,11 +84,17 @@ static void conv2d_matches_naive(void **state)
             float *scratch = kt_zeros(maas_conv2d_scratch_floats(p, 2));
 
             naive_conv2d(want, in, w, bias, p, oh, ow);
-            assert_int_equal(maas_conv2d_f32(one, in, w, bias, p, scratch, 1), MAAS_OK);
-            assert_int_equal(maas_conv2d_f32(two, in, w, bias, p, scratch, 2), MAAS_OK);
-            /* Sums of up to 576 products of values in [-1, 1]: 1e-4 absolute. */
-            test_assert_close("conv2d", one, want, n_out, 1e-4, 0);
-            assert_memory_equal(one, two, n_out * sizeof *one);
+            /* Both algorithms, whichever the automatic choice is. */
+            for (int path = MAAS_CONV_AUTO; path <= MAAS_CONV_IM2COL; path++) {
+                assert_int_equal(maas_conv2d_f32_path(one, in, w, bias, p, scratch, 1,
+                                                      (maas_conv_path)path), MAAS_OK);
+                assert_int_equal(maas_conv2d_f32_path(two, in, w, bias, p, scratch, 2,
+                                                      (maas_conv_path)path), MAAS_OK);
+                /* Sums of up to 576 products of values in [-1, 1]: 1e-4
+                 * absolute. */
+                test_assert_close("conv2d", one, want, n_out, 1e-4, 0);
+                assert_memory_equal(one, two, n_out * sizeof *one);
+            }
             free(in), free(w), free(bias), free(want), free(one), free(two), free(scratch);
         }
     }
@@ -104,7 +111,7 @@ static void conv2d_hand_computed(void **state)
      *   (0,1): 4*7 + 5*9 + 7*17 + 8*19 = 344
      *   (1,0): 2*7 + 3*9 + 5*17 + 6*19 = 240
      *   (1,1): 1*7 + 2*9 + 4*17 + 5*19 = 188
-     * Four channels take the im2col path, one the direct path. */
+     * Both algorithms are forced in turn. */
     float in[25], w[4 * 9], bias[4] = {0.5f, 0.5f, 0.5f, 0.5f}, out[16];
     for (int i = 0; i < 25; i++)
         in[i] = (float)(i + 1);
@@ -116,12 +123,14 @@ static void conv2d_hand_computed(void **state)
     for (int isa = 0; isa < MAAS_ISA_COUNT; isa++) {
         if (!kt_use_isa((maas_isa)isa))
             continue;
-        for (int cout = 1; cout <= 4; cout += 3) {
-            maas_conv2d_params p = conv(1, 1, 5, 5, cout, 3, 3, 2, 1, 2, 1);
+        for (int path = MAAS_CONV_DIRECT; path <= MAAS_CONV_IM2COL; path++) {
+            maas_conv2d_params p = conv(1, 1, 5, 5, 4, 3, 3, 2, 1, 2, 1);
             float scratch[9 * 4];
             assert_true(maas_conv2d_scratch_floats(&p, 1) <= 9 * 4);
-            assert_int_equal(maas_conv2d_f32(out, in, w, bias, &p, scratch, 1), MAAS_OK);
-            for (int co = 0; co < cout; co++)
+            assert_int_equal(maas_conv2d_f32_path(out, in, w, bias, &p, scratch, 1,
+                                                  (maas_conv_path)path), MAAS_OK);
+            /* Small integers: every path is exact. */
+            for (int co = 0; co < 4; co++)
                 for (int i = 0; i < 4; i++)
                     assert_float_equal(out[co * 4 + i], base[i] * (co + 1) + 0.5f, 0.0);
         }
@@ -192,6 +201,20 @@ static void maxpool_matches_naive(void **state)
                     }
             free(in), free(out);
         }
+    }
+    kt_restore_isa();
+
+    /* NaN propagates through the window, as in PyTorch. */
+    for (int isa = 0; isa < MAAS_ISA_COUNT; isa++) {
+        if (!kt_use_isa((maas_isa)isa))
+            continue;
+        float *in = kt_random(2 * 20 * 20, 99, -1, 1), out[2 * 10 * 10];
+        in[5 * 20 + 9] = NAN;
+        assert_int_equal(maas_maxpool2d_f32(out, in, 1, 2, 20, 20, 2, 2, 0, 1), MAAS_OK);
+        assert_true(isnan(out[2 * 10 + 4]));
+        assert_false(isnan(out[2 * 10 + 5]));
+        assert_false(isnan(out[100 + 2 * 10 + 4]));
+        free(in);
     }
     kt_restore_isa();
 

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <cjson/cJSON.h>
@@ -586,6 +587,105 @@ static void errors_named(void **state)
     assert_non_null(strstr(maas_last_error(), "50257"));
 }
 
+/* Writes a .maas file holding `tok`'s vocabulary (and GPT-2's merges)
+ * under the "tokenizer." keys, as the converter does. */
+static void write_tokenizer_file(const maas_tokenizer *tok, const char *path, bool lower)
+{
+    bool bpe = maas_tokenizer_get_kind(tok) == MAAS_TOKENIZER_BPE;
+    maas_writer *w;
+    assert_int_equal(maas_writer_create(bpe ? "gpt2" : "bert", &w), MAAS_OK);
+    int32_t n = maas_tokenizer_vocab_size(tok);
+    const char **tokens = malloc((size_t)n * sizeof *tokens);
+    for (int32_t i = 0; i < n; i++)
+        tokens[i] = maas_tokenizer_token_text(tok, i);
+    assert_int_equal(maas_writer_set_str(w, "tokenizer.model", bpe ? "gpt2-bpe" : "wordpiece"), MAAS_OK);
+    assert_int_equal(maas_writer_set_str_array(w, "tokenizer.tokens", tokens, NULL, (uint32_t)n), MAAS_OK);
+    char *merges_text = NULL;
+    const char **merges = NULL;
+    if (bpe) {
+        size_t len;
+        merges_text = test_read_file(GPT2_MERGES, &len);
+        merges = malloc(60000 * sizeof *merges);
+        uint32_t count = 0;
+        for (char *line = strtok(merges_text, "\n"); line; line = strtok(NULL, "\n"))
+            if (strncmp(line, "#version", 8) != 0)
+                merges[count++] = line;
+        assert_int_equal(maas_writer_set_str_array(w, "tokenizer.merges", merges, NULL, count), MAAS_OK);
+        assert_int_equal(maas_writer_set_i32(w, "tokenizer.eos_id", 50256), MAAS_OK);
+    } else {
+        assert_int_equal(maas_writer_set_bool(w, "tokenizer.do_lower_case", lower), MAAS_OK);
+        assert_int_equal(maas_writer_set_i32(w, "tokenizer.unk_id", 100), MAAS_OK);
+        assert_int_equal(maas_writer_set_i32(w, "tokenizer.cls_id", 101), MAAS_OK);
+        assert_int_equal(maas_writer_set_i32(w, "tokenizer.sep_id", 102), MAAS_OK);
+    }
+    assert_int_equal(maas_writer_write(w, path, NULL, NULL), MAAS_OK);
+    maas_writer_free(w);
+    free(tokens);
+    free(merges);
+    free(merges_text);
+}
+
+/* A tokenizer read back from a .maas file encodes every golden string
+ * exactly as the one built from the vocabulary files. */
+static void from_file_matches_loaders(void **state)
+{
+    (void)state;
+    const maas_tokenizer *originals[] = {gpt2, bert, cased};
+    for (int t = 0; t < 3; t++) {
+        char path[] = "/tmp/maas-tokenizer-test-XXXXXX";
+        int fd = mkstemp(path);
+        assert_true(fd >= 0);
+        close(fd);
+        write_tokenizer_file(originals[t], path, originals[t] != cased);
+
+        maas_file *f;
+        maas_tokenizer *tok;
+        assert_int_equal(maas_file_open(path, &f), MAAS_OK);
+        assert_int_equal(maas_tokenizer_from_file(f, &tok), MAAS_OK);
+        assert_int_equal(maas_tokenizer_vocab_size(tok), maas_tokenizer_vocab_size(originals[t]));
+        for (int s = 0; s < MAAS_SPECIAL_COUNT; s++)
+            assert_int_equal(maas_tokenizer_special_id(tok, (maas_special)s),
+                             maas_tokenizer_special_id(originals[t], (maas_special)s));
+        for (const cJSON *c = cJSON_GetObjectItem(golden, "cases")->child; c; c = c->next) {
+            size_t len;
+            const char *text = case_text(c, &len);
+            maas_encoding a = {0}, b = {0};
+            maas_encode_options opts = {.add_special = true};
+            assert_int_equal(maas_tokenizer_encode(tok, text, len, &opts, &a), MAAS_OK);
+            assert_int_equal(maas_tokenizer_encode(originals[t], text, len, &opts, &b), MAAS_OK);
+            assert_int_equal(a.n, b.n);
+            assert_memory_equal(a.ids, b.ids, (size_t)a.n * sizeof *a.ids);
+            maas_encoding_free(&a);
+            maas_encoding_free(&b);
+        }
+        maas_tokenizer_free(tok);
+        maas_file_close(f);
+        unlink(path);
+    }
+}
+
+static void from_file_without_tokenizer(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/maas-tokenizer-test-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    maas_writer *w;
+    assert_int_equal(maas_writer_create("bert", &w), MAAS_OK);
+    assert_int_equal(maas_writer_set_u32(w, "hidden_size", 8), MAAS_OK);
+    assert_int_equal(maas_writer_write(w, path, NULL, NULL), MAAS_OK);
+    maas_writer_free(w);
+    maas_file *f;
+    maas_tokenizer *tok = NULL;
+    assert_int_equal(maas_file_open(path, &f), MAAS_OK);
+    assert_int_equal(maas_tokenizer_from_file(f, &tok), MAAS_ERR_NOT_FOUND);
+    assert_non_null(strstr(maas_last_error(), "tokenizer.model"));
+    assert_null(tok);
+    maas_file_close(f);
+    unlink(path);
+}
+
 typedef struct thread_job {
     const maas_tokenizer *tok;
     int ok;
@@ -651,6 +751,8 @@ int main(void)
         cmocka_unit_test(long_words),
         cmocka_unit_test(streaming_decode),
         cmocka_unit_test(errors_named),
+        cmocka_unit_test(from_file_matches_loaders),
+        cmocka_unit_test(from_file_without_tokenizer),
         cmocka_unit_test(shared_across_threads),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

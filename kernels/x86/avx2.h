@@ -30,4 +30,12 @@ void maas_avx2_scale(float *x, float scale, size_t n);
 float maas_avx2_dot(const float *a, const float *b, int n);
 void maas_avx2_axpy(float *y, float alpha, const float *x, int n);
 
+/* avx2_conv.c */
+void maas_avx2_conv2d_planes(float *out, const float *in, const float *weight,
+                             const float *bias, const maas_conv2d_params *p,
+                             int b, int co0, int co1);
+void maas_avx2_maxpool2d_plane(float *out, const float *in, int in_h,
+                               int in_w, int out_h, int out_w, int kernel,
+                               int stride, int pad);
+
 #endif /* MAAS_KERNELS_AVX2_H */

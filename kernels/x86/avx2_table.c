@@ -17,4 +17,6 @@ void maas_avx2_fill_table(maas_kernel_table *t)
     t->scale = maas_avx2_scale;
     t->dot = maas_avx2_dot;
     t->axpy = maas_avx2_axpy;
+    t->conv2d_direct = maas_avx2_conv2d_planes;
+    t->maxpool2d_plane = maas_avx2_maxpool2d_plane;
 }
