@@ -244,7 +244,16 @@ static void chat_template_transcript(void **state)
     char *prompt = maas_srv_chat_render(messages, &err);
     assert_non_null(prompt);
     assert_string_equal(prompt,
-                        "Be brief.\n\nUser: Hi\nAssistant: Hello.\nUser: Why?\nAssistant:");
+                        "Be brief.\nUser: Hi\nAssistant: Hello.\nUser: Why?\nAssistant:");
+    free(prompt);
+    cJSON_Delete(messages);
+
+    /* Without a system message the template has a default first line. */
+    messages = cJSON_Parse("[{\"role\": \"user\", \"content\": \"Hi\"}]");
+    prompt = maas_srv_chat_render(messages, &err);
+    assert_non_null(prompt);
+    assert_string_equal(prompt, "A conversation between a user and a helpful assistant.\n"
+                                "User: Hi\nAssistant:");
     free(prompt);
     cJSON_Delete(messages);
 

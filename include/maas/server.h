@@ -44,6 +44,8 @@ typedef struct maas_server_options {
     int timeout_seconds;       /* an idle connection is closed after this; default 10 */
     int max_prompts;           /* entries in a prompt or input list; default 64 */
     bool access_log;           /* one line per request on stderr; default true */
+    int token_delay_ms;        /* pause after each generated token, for tests of
+                                  queueing and disconnects; default 0 */
 } maas_server_options;
 
 void maas_server_options_default(maas_server_options *opts);

@@ -1,22 +1,26 @@
-/* The chat prompt template.  GPT-2 was trained on plain web text and has no
- * chat format of its own, so a conversation is written as a transcript:
+/* The chat prompt template, the same as examples/maas-chat.c uses.  GPT-2
+ * was trained on plain web text and has no chat format of its own, so a
+ * conversation is written as a transcript:
  *
- *     <system content>            (each system message, then a blank line)
- *
- *     User: <content>
+ *     <system line>               (each system message on its own line;
+ *     User: <content>              a default line when there is none)
  *     Assistant: <content>
  *     User: <content>
  *     Assistant:
  *
- * The model continues after the final "Assistant:"; the reply ends where
- * the model starts the next "User:" line. */
+ * The model continues after the final "Assistant:".  The reply ends at
+ * <|endoftext|>, at a blank line, or where the model starts a "User:" or
+ * "Assistant:" line of its own. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "server/server_internal.h"
 
-const char *const maas_srv_chat_turn_end = "\nUser:";
+const char *const maas_srv_chat_stops[MAAS_SRV_CHAT_N_STOPS] = {"\nUser:", "\nAssistant:",
+                                                                 "\n\n"};
+
+#define DEFAULT_SYSTEM "A conversation between a user and a helpful assistant."
 
 typedef struct text_buffer {
     char *data;
@@ -92,9 +96,30 @@ char *maas_srv_chat_render(const cJSON *messages, maas_srv_error *err)
         return NULL;
     }
 
+    /* System lines first, wherever they appear in the list. */
     text_buffer b = {0};
     int i = 0;
+    bool has_system = false;
     const cJSON *message;
+    cJSON_ArrayForEach(message, messages)
+    {
+        const cJSON *role = cJSON_GetObjectItemCaseSensitive(message, "role");
+        if (!cJSON_IsString(role) || (strcmp(role->valuestring, "system") != 0 &&
+                                      strcmp(role->valuestring, "developer") != 0)) {
+            i++;
+            continue;
+        }
+        if (!append_content(&b, cJSON_GetObjectItemCaseSensitive(message, "content"), i, err))
+            goto failed;
+        append_str(&b, "\n");
+        has_system = true;
+        i++;
+    }
+    if (!has_system)
+        append_str(&b, DEFAULT_SYSTEM "\n");
+
+    /* Then the turns. */
+    i = 0;
     cJSON_ArrayForEach(message, messages)
     {
         const cJSON *role = cJSON_GetObjectItemCaseSensitive(message, "role");
@@ -106,9 +131,7 @@ char *maas_srv_chat_render(const cJSON *messages, maas_srv_error *err)
 
         const char *r = role->valuestring;
         if (strcmp(r, "system") == 0 || strcmp(r, "developer") == 0) {
-            if (!append_content(&b, content, i, err))
-                goto failed;
-            append_str(&b, "\n\n");
+            /* Written above. */
         } else if (strcmp(r, "user") == 0 || strcmp(r, "assistant") == 0) {
             append_str(&b, strcmp(r, "user") == 0 ? "User: " : "Assistant: ");
             if (!append_content(&b, content, i, err))

@@ -128,7 +128,8 @@ static bool read_common(maas_srv_generation *g, const cJSON *body, maas_srv_erro
     }
     maas_srv_texts_free(&stops);
 
-    if (!maas_srv_get_bool(body, "stream", &g->stream, err))
+    if (!maas_srv_get_bool(body, "stream", &g->stream, err) ||
+        !maas_srv_get_bool(body, "ignore_eos", &g->ignore_eos, err))
         return false;
     const cJSON *options = cJSON_GetObjectItemCaseSensitive(body, "stream_options");
     if (options && !cJSON_IsNull(options)) {
@@ -287,10 +288,12 @@ enum MHD_Result maas_srv_handle_chat(maas_srv_request *req, const cJSON *body)
         return maas_srv_bad_request(req, err.param, "%s", err.message);
     }
 
-    /* The template's turn marker ends the reply like a stop string. */
-    g->stops[g->n_stops] = maas_srv_chat_turn_end;
-    g->stop_len[g->n_stops] = strlen(maas_srv_chat_turn_end);
-    g->n_stops++;
+    /* The template's turn markers end the reply like stop strings. */
+    for (int i = 0; i < MAAS_SRV_CHAT_N_STOPS; i++) {
+        g->stops[g->n_stops] = maas_srv_chat_stops[i];
+        g->stop_len[g->n_stops] = strlen(maas_srv_chat_stops[i]);
+        g->n_stops++;
+    }
 
     char *prompt = maas_srv_chat_render(cJSON_GetObjectItemCaseSensitive(body, "messages"),
                                         &err);

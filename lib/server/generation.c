@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 #include "server/generation.h"
@@ -90,8 +91,15 @@ static maas_status step(maas_srv_generation *g, const char **text, size_t *n, bo
     const char *ignored;
     size_t ignored_len;
     size_t start = g->stopper.sent;
-    if (id == eos) {
+    if (id == eos && !g->ignore_eos) {
         g->finish_reason = "stop";
+    } else if (id == eos) {
+        /* Ignored end of text: counted, fed back, and without text. */
+        g->generated++;
+        g->completion_tokens++;
+        atomic_fetch_add(&g->req->tokens, 1);
+        if (g->generated >= g->max_tokens)
+            g->finish_reason = "length";
     } else {
         g->generated++;
         g->completion_tokens++;
@@ -128,8 +136,12 @@ static maas_status step(maas_srv_generation *g, const char **text, size_t *n, bo
     strip_leading(g, text, n);
 
     /* 4. Continue: feed the token back for the next step. */
-    if (!g->finish_reason)
+    if (!g->finish_reason) {
+        int delay_ms = g->srv->opts.token_delay_ms;
+        if (delay_ms > 0)
+            nanosleep(&(struct timespec){delay_ms / 1000, delay_ms % 1000 * 1000000L}, NULL);
         return maas_srv_generate_feed(slot, id);
+    }
     g->choice_open = false;
     *finished = true;
     return MAAS_OK;

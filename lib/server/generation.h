@@ -5,7 +5,7 @@
 
 #include "server/server_internal.h"
 
-#define MAAS_SRV_MAX_STOPS 5  /* OpenAI's 4, plus the chat template's turn end */
+#define MAAS_SRV_MAX_STOPS 7  /* OpenAI's 4, plus the chat template's 3 */
 
 typedef struct maas_srv_generation {
     maas_server *srv;
@@ -23,6 +23,7 @@ typedef struct maas_srv_generation {
     char *stop_copies[MAAS_SRV_MAX_STOPS];  /* owned: the JSON tree ends with the handler */
     int n_stops;
     bool stream, include_usage;
+    bool ignore_eos;           /* extension: <|endoftext|> is an ordinary token */
 
     /* Response identity. */
     char id[48];

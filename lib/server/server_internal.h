@@ -210,8 +210,9 @@ const char *maas_srv_stopper_text(const maas_srv_stopper *st, size_t *len);
  * On a bad message returns NULL and fills `err`. */
 char *maas_srv_chat_render(const cJSON *messages, maas_srv_error *err);
 
-/* The stop string that ends an assistant turn in that template. */
-extern const char *const maas_srv_chat_turn_end;
+/* The stop strings that end an assistant reply in that template. */
+#define MAAS_SRV_CHAT_N_STOPS 3
+extern const char *const maas_srv_chat_stops[MAAS_SRV_CHAT_N_STOPS];
 
 /* ---- endpoint handlers: each answers `req` from the parsed `body` ---- */
 
