@@ -100,6 +100,22 @@ $(BUILD)/fixtures/%.maas: tests/fixtures/%/config.json $(BUILD)/bin/maas-convert
 
 fixtures: $(FIXTURES)
 
+# --- CNN and RNN fixtures: PyTorch state_dicts described by a model.json ---
+# maas-convert reads model.json the way it reads a config.json.
+MODEL_JSON_DIRS     := $(if $(wildcard examples/maas-convert.c),$(patsubst %/model.json,%,$(wildcard tests/fixtures/*/model.json)))
+MODEL_JSON_FIXTURES := $(MODEL_JSON_DIRS:tests/fixtures/%=$(BUILD)/fixtures/%.maas) \
+                       $(MODEL_JSON_DIRS:tests/fixtures/%=$(BUILD)/fixtures/%-f16.maas)
+
+$(BUILD)/fixtures/%-f16.maas: tests/fixtures/%/model.json tests/fixtures/%/model.safetensors $(BUILD)/bin/maas-convert
+	@mkdir -p $(dir $@)
+	$(BUILD)/bin/maas-convert tests/fixtures/$* -o $@ --dtype f16 --quiet
+
+$(BUILD)/fixtures/%.maas: tests/fixtures/%/model.json tests/fixtures/%/model.safetensors $(BUILD)/bin/maas-convert
+	@mkdir -p $(dir $@)
+	$(BUILD)/bin/maas-convert tests/fixtures/$* -o $@ --quiet
+
+fixtures: $(MODEL_JSON_FIXTURES)
+
 # Each test binary runs from the repository root so it finds tests/fixtures
 # and build/fixtures.  A failing binary fails `make test` but the others
 # still run, so one run shows every failure.

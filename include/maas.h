@@ -9,6 +9,9 @@
  *   maas/tokenizer.h  GPT-2 byte-level BPE and BERT WordPiece
  *   maas/gpt2.h       GPT-2: KV-cache model, sampler, streaming generation
  *   maas/bert.h       BERT: hidden states, sentence embeddings, question answering
+ *   maas/faq.h        matching customer questions to FAQ entries
+ *   maas/cnn.h        convolutional classifiers (conv2d, max-pool, linear)
+ *   maas/rnn.h        character-level tanh RNN language models
  * Link with `pkg-config --libs maas` (or -lmaas -lopenblas -lutf8proc
  * -lcjson -fopenmp -lm).
  */
@@ -23,5 +26,8 @@
 #include "maas/tokenizer.h"
 #include "maas/gpt2.h"
 #include "maas/bert.h"
+#include "maas/faq.h"
+#include "maas/cnn.h"
+#include "maas/rnn.h"
 
 #endif /* MAAS_H */

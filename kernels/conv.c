@@ -8,13 +8,40 @@
 #include "conv.h"
 #include "internal.h"
 
-/* Tiles of the im2col path: CONV_TILE_COLS output positions by
- * CONV_TILE_ROWS output channels.  They are fixed by the shape, never by
- * the thread count, so every thread count gives the same result bit for
- * bit.  A column tile's im2col block is patch x 128 floats: 288 KB for a
+/* Tiles of the im2col path: at most CONV_TILE_COLS output positions by
+ * CONV_TILE_ROWS output channels (or all channels when there are many
+ * column tiles).  They depend on the shape only, never on the thread
+ * count, so every thread count gives the same result bit for bit.  A
+ * column tile's im2col block is at most patch x 128 floats: 288 KB for a
  * 3x3 convolution over 64 channels, about a core's L2. */
 #define CONV_TILE_COLS 128
 #define CONV_TILE_ROWS 64
+
+typedef struct conv_tiling {
+    size_t width;   /* output positions per column tile (the last may be less) */
+    int col_tiles;
+    int rows;       /* output channels per row tile (the last may be less) */
+    int row_tiles;
+} conv_tiling;
+
+/* Cuts n_cols into equal tiles of at most CONV_TILE_COLS, rounded up to 16
+ * so sgemm sees whole register tiles, and the channels into row tiles when
+ * there are too few column tiles to share among threads. */
+static conv_tiling plan_tiles(size_t n_cols, int cout_g)
+{
+    conv_tiling t;
+    size_t tiles = (n_cols + CONV_TILE_COLS - 1) / CONV_TILE_COLS;
+    t.width = (n_cols + tiles - 1) / tiles;
+    t.width = (t.width + 15) / 16 * 16;
+    if (t.width > n_cols)
+        t.width = n_cols;
+    t.col_tiles = (int)((n_cols + t.width - 1) / t.width);
+    t.rows = t.col_tiles >= 8 ? cout_g : CONV_TILE_ROWS;
+    if (t.rows > cout_g)
+        t.rows = cout_g;
+    t.row_tiles = (cout_g + t.rows - 1) / t.rows;
+    return t;
+}
 
 int maas_conv2d_out_size(int in, int kernel, int stride, int pad, int dilation)
 {
@@ -90,12 +117,6 @@ static bool use_direct(const maas_conv2d_params *p)
     return cout_g < 8 || patch < 8;
 }
 
-static size_t tile_cols(int out_h, int out_w)
-{
-    size_t n_cols = (size_t)out_h * out_w;
-    return n_cols < CONV_TILE_COLS ? n_cols : CONV_TILE_COLS;
-}
-
 size_t maas_conv2d_scratch_floats(const maas_conv2d_params *p, int n_threads)
 {
     /* The im2col path needs one patch x tile block per thread; the direct
@@ -109,8 +130,8 @@ size_t maas_conv2d_scratch_floats(const maas_conv2d_params *p, int n_threads)
         return 0;
     size_t patch = (size_t)(p->in_channels / p->groups) * p->kernel_h *
                    p->kernel_w;
-    return (size_t)maas_resolve_threads(n_threads) * patch *
-           tile_cols(out_h, out_w);
+    size_t width = plan_tiles((size_t)out_h * out_w, 1).width;
+    return (size_t)maas_resolve_threads(n_threads) * patch * width;
 }
 
 /* Fills col[patch, width] with the input taps of output positions
@@ -130,26 +151,37 @@ static void im2col_tile(float *col, const float *in, const maas_conv2d_params *p
             for (int kx = 0; kx < p->kernel_w; kx++, row++) {
                 float *dst = col + row * width;
                 int x_off = kx * p->dilation_w - p->pad_w;
+                /* Output columns [x_lo, x_hi) read inside the input row. */
+                int x_lo = x_off >= 0 ? 0 : (-x_off + p->stride_w - 1) / p->stride_w;
+                int x_hi = p->in_w - 1 - x_off < 0
+                               ? 0 : (p->in_w - 1 - x_off) / p->stride_w + 1;
+                if (x_hi > out_w)
+                    x_hi = out_w;
                 size_t c = c0;
                 /* One output row (or part of one) at a time. */
                 while (c < c0 + width) {
                     int oy = (int)(c / out_w);
                     int ox0 = (int)(c % out_w);
-                    size_t run = (size_t)(out_w - ox0);
-                    if (run > c0 + width - c)
-                        run = c0 + width - c;
-                    float *d = dst + (c - c0);
+                    int ox1 = out_w;
+                    if ((size_t)(ox1 - ox0) > c0 + width - c)
+                        ox1 = ox0 + (int)(c0 + width - c);
+                    float *d = dst + (c - c0) - ox0;  /* d[ox] for this row */
                     int iy = oy * p->stride_h - p->pad_h + ky * p->dilation_h;
-                    if (iy < 0 || iy >= p->in_h) {
-                        memset(d, 0, run * sizeof *d);
+                    int lo = x_lo > ox0 ? x_lo : ox0;
+                    int hi = x_hi < ox1 ? x_hi : ox1;
+                    if (iy < 0 || iy >= p->in_h || lo >= hi) {
+                        memset(d + ox0, 0, (size_t)(ox1 - ox0) * sizeof *d);
                     } else {
-                        const float *src = plane + (size_t)iy * p->in_w;
-                        for (size_t i = 0; i < run; i++) {
-                            int ix = (ox0 + (int)i) * p->stride_w + x_off;
-                            d[i] = ix >= 0 && ix < p->in_w ? src[ix] : 0.0f;
-                        }
+                        const float *src = plane + (size_t)iy * p->in_w + x_off;
+                        memset(d + ox0, 0, (size_t)(lo - ox0) * sizeof *d);
+                        if (p->stride_w == 1)
+                            memcpy(d + lo, src + lo, (size_t)(hi - lo) * sizeof *d);
+                        else
+                            for (int ox = lo; ox < hi; ox++)
+                                d[ox] = src[(size_t)ox * p->stride_w];
+                        memset(d + hi, 0, (size_t)(ox1 - hi) * sizeof *d);
                     }
-                    c += run;
+                    c += (size_t)(ox1 - ox0);
                 }
             }
         }
@@ -199,36 +231,34 @@ maas_status maas_conv2d_f32_path(float *out, const float *in,
         return maas_fail(MAAS_ERR_INVALID_ARGUMENT,
                          "maas_conv2d: scratch is NULL but this convolution "
                          "needs maas_conv2d_scratch_floats() = %zu floats",
-                         (size_t)maas_resolve_threads(n_threads) * patch *
-                             tile_cols(out_h, out_w));
+                         maas_conv2d_scratch_floats(p, n_threads));
 
     /* im2col + sgemm, one tile at a time:
      *   out[b, g][r0:r0+rows, c0:c0+width] =
      *       weight[g][r0:r0+rows, :] . col[:, c0:c0+width] + bias
      * Items run column tile by column tile, so a thread that takes several
      * row tiles of one column tile fills its im2col block once. */
-    size_t width_max = tile_cols(out_h, out_w);
-    int col_tiles = (int)((n_cols + CONV_TILE_COLS - 1) / CONV_TILE_COLS);
-    int row_tiles = (cout_g + CONV_TILE_ROWS - 1) / CONV_TILE_ROWS;
-    int per_group = col_tiles * row_tiles;
+    conv_tiling tiling = plan_tiles(n_cols, cout_g);
+    int row_tiles = tiling.row_tiles;
+    int per_group = tiling.col_tiles * row_tiles;
     int items = p->batch * p->groups * per_group;
 
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         float *col = pointwise ? NULL
                                : scratch + (size_t)omp_get_thread_num() *
-                                               patch * width_max;
+                                               patch * tiling.width;
         int filled = -1;  /* the column tile (item / row_tiles) in col */
 #pragma omp for schedule(static)
         for (int item = 0; item < items; item++) {
             int bg = item / per_group;
             int b = bg / p->groups, g = bg % p->groups;
             int col_tile = (item % per_group) / row_tiles;
-            int r0 = (item % row_tiles) * CONV_TILE_ROWS;
-            int rows = cout_g - r0 < CONV_TILE_ROWS ? cout_g - r0 : CONV_TILE_ROWS;
-            size_t c0 = (size_t)col_tile * CONV_TILE_COLS;
-            size_t width = n_cols - c0 < CONV_TILE_COLS ? n_cols - c0
-                                                        : CONV_TILE_COLS;
+            int r0 = (item % row_tiles) * tiling.rows;
+            int rows = cout_g - r0 < tiling.rows ? cout_g - r0 : tiling.rows;
+            size_t c0 = (size_t)col_tile * tiling.width;
+            size_t width = n_cols - c0 < tiling.width ? n_cols - c0
+                                                      : tiling.width;
 
             /* Step 1: the tile's input taps (the input itself for 1x1). */
             const float *taps;

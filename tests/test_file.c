@@ -311,6 +311,56 @@ static void writer_converts_strided_views(void **state)
     maas_file_close(f);
 }
 
+/* A permuted 3-D view, and a strided row longer than the writer's buffer. */
+static void writer_streams_any_strides(void **state)
+{
+    (void)state;
+    char path[128];
+    tmp_path(path, sizeof path, "strides.maas");
+
+    enum { A = 3, B = 4, D = 5, LONG = 40001 };
+    float cube[A * B * D];
+    for (int k = 0; k < A * B * D; k++)
+        cube[k] = (float)k;
+    maas_tensor c, perm;
+    assert_int_equal(maas_tensor_init(&c, MAAS_DTYPE_F32, 3, (int64_t[]){A, B, D}, cube), MAAS_OK);
+    perm = c;  /* [D, A, B] view: perm[i][j][k] = cube[j][k][i] */
+    perm.shape[0] = D;
+    perm.shape[1] = A;
+    perm.shape[2] = B;
+    perm.stride[0] = 1;
+    perm.stride[1] = B * D;
+    perm.stride[2] = D;
+
+    float *line = malloc(2 * LONG * sizeof *line);
+    for (int k = 0; k < 2 * LONG; k++)
+        line[k] = (float)k * 0.25f;
+    maas_tensor l;
+    assert_int_equal(maas_tensor_init(&l, MAAS_DTYPE_F32, 1, (int64_t[]){LONG}, line), MAAS_OK);
+    l.stride[0] = 2;  /* every other element */
+
+    maas_writer *w;
+    assert_int_equal(maas_writer_create("gpt2", &w), MAAS_OK);
+    assert_int_equal(maas_writer_add_tensor(w, "perm", &perm), MAAS_OK);
+    assert_int_equal(maas_writer_add_tensor_as(w, "line", &l, MAAS_DTYPE_F16), MAAS_OK);
+    assert_int_equal(maas_writer_write(w, path, NULL, NULL), MAAS_OK);
+    maas_writer_free(w);
+
+    maas_file *f;
+    maas_tensor p, h;
+    assert_int_equal(maas_file_open(path, &f), MAAS_OK);
+    assert_int_equal(maas_file_tensor_shaped(f, "perm", 3, (int64_t[]){D, A, B}, &p), MAAS_OK);
+    for (int i = 0; i < D; i++)
+        for (int j = 0; j < A; j++)
+            for (int k = 0; k < B; k++)
+                assert_true(((float *)p.data)[(i * A + j) * B + k] == cube[(j * B + k) * D + i]);
+    assert_int_equal(maas_file_tensor_shaped(f, "line", 1, (int64_t[]){LONG}, &h), MAAS_OK);
+    for (int k = 0; k < LONG; k++)
+        assert_int_equal(((uint16_t *)h.data)[k], maas_f32_to_f16(line[2 * k]));
+    maas_file_close(f);
+    free(line);
+}
+
 static void progress_count(uint64_t done, uint64_t total, void *user)
 {
     uint64_t *last = user;
@@ -648,6 +698,7 @@ int main(void)
         cmocka_unit_test(value_types_round_trip),
         cmocka_unit_test(every_dtype_round_trip),
         cmocka_unit_test(writer_converts_strided_views),
+        cmocka_unit_test(writer_streams_any_strides),
         cmocka_unit_test(writer_rejects_bad_input),
         cmocka_unit_test(valid_base_opens),
         cmocka_unit_test(truncated_at_every_byte),

@@ -54,6 +54,20 @@ static void rnn_matches_step_reference(void **state)
     kt_restore_isa();
 }
 
+static void rnn_threads_identical(void **state)
+{
+    (void)state;
+    int T = 33, I = 200, Hd = 300;
+    float *x = kt_random((size_t)T * I, 1, -1, 1);
+    float *w_ih = kt_random((size_t)Hd * I, 2, -0.07f, 0.07f);
+    float *w_hh = kt_random((size_t)Hd * Hd, 3, -0.05f, 0.05f);
+    float *one = kt_zeros((size_t)T * Hd), *two = kt_zeros((size_t)T * Hd);
+    assert_int_equal(maas_rnn_tanh_f32(one, x, NULL, w_ih, w_hh, NULL, NULL, T, I, Hd, 1), MAAS_OK);
+    assert_int_equal(maas_rnn_tanh_f32(two, x, NULL, w_ih, w_hh, NULL, NULL, T, I, Hd, 2), MAAS_OK);
+    assert_memory_equal(one, two, (size_t)T * Hd * sizeof *one);
+    free(x), free(w_ih), free(w_hh), free(one), free(two);
+}
+
 static void rnn_rejects_bad_sizes(void **state)
 {
     (void)state;
@@ -68,6 +82,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(rnn_matches_step_reference),
+        cmocka_unit_test(rnn_threads_identical),
         cmocka_unit_test(rnn_rejects_bad_sizes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

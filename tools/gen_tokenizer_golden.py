@@ -135,6 +135,15 @@ SPECIAL_TEXT = [
     "The [MASK] sat on the mat.", "[UNK][UNK]",
 ]
 
+# Characters of recent Unicode versions, where Hugging Face's tables and
+# utf8proc's disagree (see tools/gen_tokenizer_unicode.py).
+NEW_UNICODE = [
+    "\u061d end", "x\u1c89\u1c8ay", "\ua7cb\ua7cc\ua7cd", "\U000105c0\U000105c1 word",
+    "\U00010d40\U00010d41 12", "\U0002b820\U0002b920\u4e00", "a\u0890b\u0891", "\u07fda\u0898",
+    "tick\u2e5d tock", "\U0001e5f1\U0001e5f2", "\u166d\U000111c9 mark", "\U00016ea0\U00016ea1",
+    "\u1734x", "\ua7ce\ua7d2", "\U00010d50\U00010d51 up",
+]
+
 CONTRACTIONS = [
     "I'm", "you're", "it's", "we've", "they'll", "he'd", "don't", "won't", "'s", "'t",
     "'re'", "''s", "'S", "I'M", "O'Reilly", "rock'n'roll", "'ll've", " 's", "ma'am", "y'all",
@@ -164,7 +173,7 @@ def make_strings():
     rng = random.Random(20241204)
     strings = [""]
     for group in (ENGLISH, CHINESE, JAPANESE, KOREAN, ARABIC, ACCENTS, EMOJI, SPACES, DIGITS, CODE,
-                  CONTROL, SPECIAL_TEXT, CONTRACTIONS):
+                  CONTROL, SPECIAL_TEXT, CONTRACTIONS, NEW_UNICODE):
         strings.extend(group)
     strings.extend(long_words(rng))
 

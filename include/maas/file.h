@@ -46,7 +46,8 @@ typedef struct maas_file maas_file;
 /* Opens and validates a .maas file.  Errors: MAAS_ERR_IO, MAAS_ERR_BAD_MAGIC,
  * MAAS_ERR_BAD_VERSION, MAAS_ERR_TRUNCATED, MAAS_ERR_OUT_OF_BOUNDS,
  * MAAS_ERR_OVERFLOW, MAAS_ERR_UNKNOWN_DTYPE, MAAS_ERR_OVERLAP,
- * MAAS_ERR_BAD_FORMAT; the message names the file and the field or tensor. */
+ * MAAS_ERR_BAD_FORMAT; the message names the file and the field or tensor.
+ * MAAS_ERR_UNSUPPORTED on a big-endian host (the format is little-endian). */
 maas_status maas_file_open(const char *path, maas_file **out);
 
 void maas_file_close(maas_file *f);

@@ -5,5 +5,7 @@
 const maas_cv_arch *const maas_cv_archs[] = {
     &maas_cv_gpt2,
     &maas_cv_bert,
+    &maas_cv_cnn,
+    &maas_cv_rnn,
     NULL,
 };

@@ -305,6 +305,10 @@ static double now_seconds(void)
 static maas_status run(maas_cv *cv, const char *out_path, const maas_convert_options *opt)
 {
     maas_status s = maas_json_read_file(cv->config_path, &cv->config);
+    if (s == MAAS_ERR_NOT_FOUND)
+        return maas_fail(s, "%s has no config.json; give the folder of a Hugging Face "
+                         "checkpoint (config.json, model.safetensors, tokenizer files)",
+                         cv->dir);
     if (s != MAAS_OK)
         return s;
     if (!cJSON_IsObject(cv->config))
@@ -353,6 +357,14 @@ maas_status maas_convert(const char *hf_dir, const char *out_path,
     memset(sum, 0, sizeof *sum);
     maas_cv cv = {.dir = hf_dir, .matrix_dtype = opt.dtype, .summary = sum};
     snprintf(cv.config_path, sizeof cv.config_path, "%s/config.json", hf_dir);
+    /* PyTorch models that are not Hugging Face checkpoints ("cnn", "rnn")
+     * describe themselves in a model.json with the same "model_type" key. */
+    if (!maas_path_exists(cv.config_path)) {
+        char alt[sizeof cv.config_path];
+        snprintf(alt, sizeof alt, "%s/model.json", hf_dir);
+        if (maas_path_exists(alt))
+            memcpy(cv.config_path, alt, sizeof alt);
+    }
 
     maas_status s = run(&cv, out_path, &opt);
 

@@ -26,6 +26,8 @@ typedef struct maas_cv_arch {
 
 extern const maas_cv_arch maas_cv_gpt2;
 extern const maas_cv_arch maas_cv_bert;
+extern const maas_cv_arch maas_cv_cnn;   /* sequential.c */
+extern const maas_cv_arch maas_cv_rnn;   /* sequential.c */
 
 /* NULL-ended table of supported architectures (archs.c). */
 extern const maas_cv_arch *const maas_cv_archs[];

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "file/format.h"
+#include "file/stream.h"
 #include "internal.h"
 #include "maas/file.h"
 
@@ -447,76 +448,6 @@ static maas_status build_metadata(maas_writer *w, byte_buf *b, uint64_t *data_si
     return MAAS_OK;
 }
 
-/* ---- tensor data -------------------------------------------------------- */
-
-#define CHUNK_ELEMENTS 16384
-
-/* Converts one element at `src` (dtype `from`) to `to` at `dst`. */
-static void convert_element(uint8_t *dst, maas_dtype to, const uint8_t *src, maas_dtype from,
-                            size_t from_size)
-{
-    if (from == to) {
-        memcpy(dst, src, from_size);
-        return;
-    }
-    float f;
-    uint16_t h;
-    if (from == MAAS_DTYPE_F32) {
-        memcpy(&f, src, 4);
-    } else {
-        memcpy(&h, src, 2);
-        f = from == MAAS_DTYPE_F16 ? maas_f16_to_f32(h) : maas_bf16_to_f32(h);
-    }
-    if (to == MAAS_DTYPE_F32) {
-        memcpy(dst, &f, 4);
-    } else {
-        h = to == MAAS_DTYPE_F16 ? maas_f32_to_f16(f) : maas_f32_to_bf16(f);
-        memcpy(dst, &h, 2);
-    }
-}
-
-/* Writes tensor `t`'s elements in row-major order as t->dtype, following
- * the source strides and converting the dtype through a chunk buffer. */
-static bool write_tensor_data(FILE *fp, const writer_tensor *t)
-{
-    const maas_tensor *src = &t->src;
-    size_t in_size = maas_dtype_size(src->dtype);
-    size_t out_size = maas_dtype_size(t->dtype);
-    if (t->size == 0)
-        return true;
-    if (src->dtype == t->dtype && maas_tensor_is_contiguous(src))
-        return fwrite(src->data, 1, t->size, fp) == t->size;
-
-    uint8_t chunk[CHUNK_ELEMENTS * 8];
-    size_t used = 0;
-    int64_t shape[MAAS_MAX_DIMS], stride[MAAS_MAX_DIMS], idx[MAAS_MAX_DIMS] = {0};
-    for (int d = 0; d < MAAS_MAX_DIMS; d++) {
-        shape[d] = d < src->n_dims ? src->shape[d] : 1;
-        stride[d] = d < src->n_dims ? src->stride[d] : 0;
-    }
-    int64_t numel = maas_tensor_numel(src);
-    const uint8_t *base = src->data;
-
-    for (int64_t n = 0; n < numel; n++) {
-        int64_t elem = idx[0] * stride[0] + idx[1] * stride[1] + idx[2] * stride[2] +
-                       idx[3] * stride[3];
-        convert_element(chunk + used * out_size, t->dtype, base + elem * (int64_t)in_size,
-                        src->dtype, in_size);
-        if (++used == CHUNK_ELEMENTS) {
-            if (fwrite(chunk, out_size, used, fp) != used)
-                return false;
-            used = 0;
-        }
-        /* Next row-major index: the last dimension moves fastest. */
-        for (int d = MAAS_MAX_DIMS - 1; d >= 0; d--) {
-            if (++idx[d] < shape[d])
-                break;
-            idx[d] = 0;
-        }
-    }
-    return used == 0 || fwrite(chunk, out_size, used, fp) == used;
-}
-
 maas_status maas_writer_write(maas_writer *w, const char *path,
                               maas_progress_fn progress, void *user)
 {
@@ -553,7 +484,7 @@ maas_status maas_writer_write(maas_writer *w, const char *path,
     for (uint32_t i = 0; ok && i < w->tensor_count; i++) {
         const writer_tensor *t = &w->tensors[i];
         ok = fwrite(zeros, 1, t->offset - pos, fp) == t->offset - pos &&
-             write_tensor_data(fp, t);
+             maas_stream_tensor(fp, &t->src, t->dtype);
         pos = t->offset + t->size;
         if (ok && progress)
             progress(pos, data_size, user);

@@ -13,6 +13,16 @@
 
 #include "tok_internal.h"
 
+/* tok_gpt2_class of each ASCII character, filled on first use. */
+static uint8_t ascii_class[128];
+static pthread_once_t ascii_once = PTHREAD_ONCE_INIT;
+
+static void fill_ascii_class(void)
+{
+    for (int c = 0; c < 128; c++)
+        ascii_class[c] = (uint8_t)tok_gpt2_class(c);
+}
+
 /* Decodes the character at text[i]: its class and byte length (1 for an
  * invalid byte, which is classed as other). */
 static inline int char_at(const unsigned char *text, size_t len, size_t i, int32_t *cp, int *cls)
@@ -20,7 +30,7 @@ static inline int char_at(const unsigned char *text, size_t len, size_t i, int32
     unsigned char b = text[i];
     if (b < 0x80) {
         *cp = b;
-        *cls = tok_gpt2_class(b);
+        *cls = ascii_class[b];
         return 1;
     }
     int n = tok_utf8_decode(text + i, len - i, cp);
@@ -389,7 +399,8 @@ maas_status tok_bpe_encode(const maas_tokenizer *tok, const char *text, size_t l
 {
     const unsigned char *u = (const unsigned char *)text;
     bpe_scratch scratch = {0};
-    maas_status st = MAAS_OK;
+    pthread_once(&ascii_once, fill_ascii_class);
+    maas_status st = tok_encoding_reserve(out, out->n + (int)(len / 3) + 4);
     size_t pos = 0;
     int32_t char_pos = 0;
     while (st == MAAS_OK && pos < len) {

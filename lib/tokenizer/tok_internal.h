@@ -138,6 +138,9 @@ typedef struct tok_spec {
 void tok_spec_defaults(tok_spec *spec, maas_tokenizer_kind kind);
 maas_status tok_build(const tok_spec *spec, maas_tokenizer **out);
 
+/* Grows an encoding's arrays to hold at least `need` tokens. */
+maas_status tok_encoding_reserve(maas_encoding *enc, int need);
+
 /* Appends one token to an encoding, growing its arrays. */
 maas_status tok_encoding_push(maas_encoding *enc, int32_t id, int32_t type_id,
                               int8_t seq, int32_t byte_start, int32_t byte_end,

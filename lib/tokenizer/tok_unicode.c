@@ -1,8 +1,30 @@
 /* UTF-8 decoding and the Unicode character tests of both tokenizers, over
- * utf8proc's character database. */
+ * utf8proc's character database.  Where Hugging Face's Unicode tables (of
+ * other Unicode versions) disagree with utf8proc, the generated override
+ * tables give Hugging Face's answer; they only cover characters assigned
+ * in recent Unicode versions. */
 #include <utf8proc.h>
 
 #include "tok_internal.h"
+#include "tok_unicode_overrides.h"
+
+#define COUNT(table) (sizeof(table) / sizeof((table)[0]))
+
+/* Binary search in sorted, disjoint ranges. */
+static bool in_ranges(int32_t cp, const tok_range *r, size_t n)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (cp < r[mid].first)
+            hi = mid;
+        else if (cp > r[mid].last)
+            lo = mid + 1;
+        else
+            return true;
+    }
+    return false;
+}
 
 int tok_utf8_decode(const unsigned char *s, size_t len, int32_t *cp)
 {
@@ -98,6 +120,12 @@ int tok_gpt2_class(int32_t cp)
     }
     if (is_white_space(cp))
         return TOK_GPT2_SPACE;
+    if (in_ranges(cp, tok_gpt2_letter_ranges, COUNT(tok_gpt2_letter_ranges)))
+        return TOK_GPT2_LETTER;
+    if (in_ranges(cp, tok_gpt2_number_ranges, COUNT(tok_gpt2_number_ranges)))
+        return TOK_GPT2_NUMBER;
+    if (in_ranges(cp, tok_gpt2_other_ranges, COUNT(tok_gpt2_other_ranges)))
+        return TOK_GPT2_OTHER;
     switch (utf8proc_category(cp)) {
     case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT:
     case UTF8PROC_CATEGORY_LM: case UTF8PROC_CATEGORY_LO:
@@ -121,6 +149,10 @@ bool tok_bert_is_control(int32_t cp)
 {
     if (cp == '\t' || cp == '\n' || cp == '\r')
         return false;
+    if (cp >= 0x80 && in_ranges(cp, tok_bert_dropped_ranges, COUNT(tok_bert_dropped_ranges)))
+        return true;
+    if (cp >= 0x80 && in_ranges(cp, tok_bert_kept_ranges, COUNT(tok_bert_kept_ranges)))
+        return false;
     switch (utf8proc_category(cp)) {
     case UTF8PROC_CATEGORY_CC: case UTF8PROC_CATEGORY_CF: case UTF8PROC_CATEGORY_CO:
     case UTF8PROC_CATEGORY_CS:
@@ -139,6 +171,10 @@ bool tok_bert_is_punctuation(int32_t cp)
         return true;
     if (cp < 0x80)
         return false;
+    if (in_ranges(cp, tok_bert_punct_ranges, COUNT(tok_bert_punct_ranges)))
+        return true;
+    if (in_ranges(cp, tok_bert_not_punct_ranges, COUNT(tok_bert_not_punct_ranges)))
+        return false;
     switch (utf8proc_category(cp)) {
     case UTF8PROC_CATEGORY_PC: case UTF8PROC_CATEGORY_PD: case UTF8PROC_CATEGORY_PS:
     case UTF8PROC_CATEGORY_PE: case UTF8PROC_CATEGORY_PI: case UTF8PROC_CATEGORY_PF:
@@ -150,12 +186,14 @@ bool tok_bert_is_punctuation(int32_t cp)
 }
 
 /* The CJK Unified Ideographs blocks BERT puts spaces around (not Japanese
- * kana or Korean hangul, which BERT treats as letters). */
+ * kana or Korean hangul, which BERT treats as letters).  The range from
+ * U+2B920 (not U+2B820, where Extension E starts) is the one Hugging Face
+ * tokenizers 0.23 uses, so U+2B820..U+2B91F stay letters there and here. */
 bool tok_bert_is_chinese(int32_t cp)
 {
     return (cp >= 0x4e00 && cp <= 0x9fff) || (cp >= 0x3400 && cp <= 0x4dbf) ||
            (cp >= 0x20000 && cp <= 0x2a6df) || (cp >= 0x2a700 && cp <= 0x2b73f) ||
-           (cp >= 0x2b740 && cp <= 0x2b81f) || (cp >= 0x2b820 && cp <= 0x2ceaf) ||
+           (cp >= 0x2b740 && cp <= 0x2b81f) || (cp >= 0x2b920 && cp <= 0x2ceaf) ||
            (cp >= 0xf900 && cp <= 0xfaff) || (cp >= 0x2f800 && cp <= 0x2fa1f);
 }
 
@@ -174,8 +212,39 @@ static int lower_char(int32_t cp, int32_t *out)
     return 1;
 }
 
+/* Looks cp up in the uncased overrides; returns the code point count or
+ * -1 when cp has no override. */
+static int uncased_override(int32_t cp, int32_t *out)
+{
+    size_t lo = 0, hi = COUNT(tok_bert_uncased_map);
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (cp < tok_bert_uncased_map[mid].cp) {
+            hi = mid;
+        } else if (cp > tok_bert_uncased_map[mid].cp) {
+            lo = mid + 1;
+        } else {
+            int n = 0;
+            while (n < 3 && tok_bert_uncased_map[mid].to[n] != 0) {
+                out[n] = tok_bert_uncased_map[mid].to[n];
+                n++;
+            }
+            return n;
+        }
+    }
+    return -1;
+}
+
+/* NOTE: the overrides cover the uncased form (strip_accents and lower
+ * together, as every uncased BERT vocabulary uses); a vocabulary that
+ * lowercases without stripping accents follows utf8proc alone. */
 int tok_bert_normalize_char(int32_t cp, bool strip_accents, bool lower, int32_t *out)
 {
+    if (strip_accents && lower && cp >= 0x80) {
+        int n = uncased_override(cp, out);
+        if (n >= 0)
+            return n;
+    }
     int32_t decomposed[TOK_NORM_MAX];
     int n = 1;
     decomposed[0] = cp;

@@ -312,7 +312,7 @@ void maas_encoding_free(maas_encoding *enc)
     memset(enc, 0, sizeof *enc);
 }
 
-static maas_status encoding_reserve(maas_encoding *enc, int need)
+maas_status tok_encoding_reserve(maas_encoding *enc, int need)
 {
     if (need <= enc->capacity)
         return MAAS_OK;
@@ -343,7 +343,7 @@ maas_status tok_encoding_push(maas_encoding *enc, int32_t id, int32_t type_id, i
                               int32_t char_end)
 {
     if (enc->n == enc->capacity) {
-        maas_status st = encoding_reserve(enc, enc->n + 1);
+        maas_status st = tok_encoding_reserve(enc, enc->n + 1);
         if (st != MAAS_OK)
             return st;
     }

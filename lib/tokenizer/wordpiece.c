@@ -127,6 +127,21 @@ static maas_status encode_segment(const maas_tokenizer *tok, const unsigned char
         int32_t byte = base_byte + (int32_t)i, byte_end = byte + n;
         i += (size_t)n;
 
+        /* ASCII: the same rules without the Unicode tables. */
+        if (cp < 0x80) {
+            if (cp == ' ' || cp == '\t' || cp == '\n' || cp == '\r')
+                st = word_flush(tok, w, seq, out);
+            else if (cp < 0x20 || cp == 0x7f)
+                continue;  /* NUL and the other C0 controls are dropped */
+            else if (tok_bert_is_punctuation(cp))
+                st = single_word(tok, w, cp, byte, byte_end, ch, seq, out);
+            else if (tok->do_lower_case && cp >= 'A' && cp <= 'Z')
+                word_append(w, cp + ('a' - 'A'), byte, byte_end, ch);
+            else
+                word_append(w, cp, byte, byte_end, ch);
+            continue;
+        }
+
         /* Clean text: drop NUL, U+FFFD and controls; whitespace ends a word. */
         if (cp == 0 || cp == 0xfffd || tok_bert_is_control(cp))
             continue;
@@ -168,10 +183,11 @@ maas_status tok_wordpiece_encode(const maas_tokenizer *tok, const char *text, si
                                  bool parse_special, int8_t seq, maas_encoding *out)
 {
     const unsigned char *u = (const unsigned char *)text;
-    wp_word *w = calloc(1, sizeof *w);
-    if (!w)
-        return maas_fail(MAAS_ERR_OUT_OF_MEMORY, "cannot allocate WordPiece space");
-    maas_status st = MAAS_OK;
+    wp_word word;
+    wp_word *w = &word;
+    w->n_chars = 0;
+    w->n_bytes = 0;
+    maas_status st = tok_encoding_reserve(out, out->n + (int)(len / 4) + 4);
     size_t pos = 0;
     int32_t char_pos = 0;
     while (st == MAAS_OK && pos < len) {
@@ -192,6 +208,5 @@ maas_status tok_wordpiece_encode(const maas_tokenizer *tok, const char *text, si
             char_pos += chars;
         }
     }
-    free(w);
     return st;
 }

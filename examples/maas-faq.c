@@ -1,0 +1,234 @@
+/* maas-faq: answers customer questions from a FAQ file by sentence-embedding
+ * similarity (for example with all-MiniLM-L6-v2).
+ *
+ *   maas-faq -m all-MiniLM-L6-v2.maas --faq examples/data/shop-faq.txt
+ *   echo "my parcel never came" | maas-faq -m model.maas --faq faq.txt --json
+ *
+ * The FAQ file format is described in include/maas/faq.h and at the top of
+ * examples/data/shop-faq.txt.  The questions' embeddings are cached in
+ * FAQ_FILE.faq-cache and recomputed when the FAQ or the model file changes.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "maas.h"
+
+#define DEFAULT_THRESHOLD MAAS_FAQ_DEFAULT_THRESHOLD
+#define DEFAULT_RUNNERS_UP 2
+#define MAX_RUNNERS_UP 10
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: maas-faq -m MODEL.maas --faq FAQ_FILE [--question TEXT] [options]\n"
+            "\n"
+            "Matches each customer question with the closest FAQ entry and prints its\n"
+            "answer, the similarity, and the runners-up.  Questions come from --question\n"
+            "or, one per line, from standard input (type them, or pipe a file in).\n"
+            "\n"
+            "FAQ file: UTF-8 text; one or more \"Q: question\" lines, then an\n"
+            "\"A: answer\" that may continue on the following lines; entries are\n"
+            "separated by blank lines, and lines starting with '#' are comments.\n"
+            "\n"
+            "options:\n"
+            "  -m, --model FILE      sentence-embedding BERT model, e.g. all-MiniLM-L6-v2\n"
+            "                        converted with maas-convert (required)\n"
+            "  -f, --faq FILE        the FAQ file (required)\n"
+            "  -q, --question TEXT   answer this question and exit\n"
+            "  --threshold T         cosine similarity below which the answer is \"I don't\n"
+            "                        know\" (default %.2f)\n"
+            "  --runners-up N        other close entries to show (default %d, max %d)\n"
+            "  --no-cache            do not read or write FAQ_FILE.faq-cache\n"
+            "  --json                print one JSON object per question\n"
+            "  -t, --threads N       threads (default: every core)\n"
+            "  -h, --help            show this help\n",
+            (double)DEFAULT_THRESHOLD, DEFAULT_RUNNERS_UP, MAX_RUNNERS_UP);
+}
+
+static void print_match(const maas_faq *faq, const char *question, const maas_faq_match *m, int n,
+                        float threshold, bool json)
+{
+    bool known = n > 0 && m[0].similarity >= threshold;
+    if (json) {
+        cJSON *root = cJSON_CreateObject();
+        cJSON_AddStringToObject(root, "question", question);
+        if (known) {
+            cJSON_AddStringToObject(root, "answer", maas_faq_answer(faq, m[0].entry));
+            cJSON_AddNumberToObject(root, "entry", m[0].entry);
+            cJSON_AddStringToObject(root, "matched_question",
+                                    maas_faq_question(faq, m[0].entry, m[0].question));
+            cJSON_AddNumberToObject(root, "similarity", (double)m[0].similarity);
+        } else {
+            cJSON_AddNullToObject(root, "answer");
+        }
+        cJSON *others = cJSON_AddArrayToObject(root, "runners_up");
+        for (int i = known ? 1 : 0; i < n; i++) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddNumberToObject(o, "entry", m[i].entry);
+            cJSON_AddStringToObject(o, "question", maas_faq_question(faq, m[i].entry, m[i].question));
+            cJSON_AddNumberToObject(o, "similarity", (double)m[i].similarity);
+            cJSON_AddItemToArray(others, o);
+        }
+        char *s = cJSON_PrintUnformatted(root);
+        printf("%s\n", s);
+        free(s);
+        cJSON_Delete(root);
+        fflush(stdout);
+        return;
+    }
+
+    printf("Q: %s\n", question);
+    if (known) {
+        printf("A: %s\n", maas_faq_answer(faq, m[0].entry));
+        printf("   (matched \"%s\", similarity %.2f)\n",
+               maas_faq_question(faq, m[0].entry, m[0].question), (double)m[0].similarity);
+    } else {
+        printf("A: I don't know the answer to that one, sorry.  A person from our team can help.\n");
+        if (n > 0)
+            printf("   (closest FAQ similarity %.2f is below the threshold %.2f)\n",
+                   (double)m[0].similarity, (double)threshold);
+    }
+    int first_other = known ? 1 : 0;
+    if (n > first_other) {
+        printf("   %s", known ? "also close:" : "closest topics:");
+        for (int i = first_other; i < n; i++)
+            printf("%s \"%s\" (%.2f)", i > first_other ? ";" : "",
+                   maas_faq_question(faq, m[i].entry, m[i].question), (double)m[i].similarity);
+        printf("\n");
+    }
+    printf("\n");
+    fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+    const char *model_path = NULL, *faq_path = NULL, *question = NULL;
+    float threshold = DEFAULT_THRESHOLD;
+    int runners_up = DEFAULT_RUNNERS_UP, threads = 0;
+    bool json = false, use_cache = true;
+
+    enum { OPT_THRESHOLD = 256, OPT_RUNNERS, OPT_NO_CACHE, OPT_JSON };
+    static const struct option long_opts[] = {
+        {"model", required_argument, NULL, 'm'},
+        {"faq", required_argument, NULL, 'f'},
+        {"question", required_argument, NULL, 'q'},
+        {"threshold", required_argument, NULL, OPT_THRESHOLD},
+        {"runners-up", required_argument, NULL, OPT_RUNNERS},
+        {"no-cache", no_argument, NULL, OPT_NO_CACHE},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"threads", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    char *end;
+    while ((c = getopt_long(argc, argv, "m:f:q:t:h", long_opts, NULL)) != -1) {
+        switch (c) {
+        case 'm': model_path = optarg; break;
+        case 'f': faq_path = optarg; break;
+        case 'q': question = optarg; break;
+        case 't': threads = atoi(optarg); break;
+        case OPT_THRESHOLD:
+            threshold = strtof(optarg, &end);
+            if (*end != '\0' || threshold < -1.0f || threshold > 1.0f) {
+                fprintf(stderr, "maas-faq: invalid --threshold \"%s\": expected a number from -1 to 1\n",
+                        optarg);
+                return 2;
+            }
+            break;
+        case OPT_RUNNERS:
+            runners_up = atoi(optarg);
+            if (runners_up < 0 || runners_up > MAX_RUNNERS_UP) {
+                fprintf(stderr, "maas-faq: invalid --runners-up %s: expected 0 to %d\n", optarg,
+                        MAX_RUNNERS_UP);
+                return 2;
+            }
+            break;
+        case OPT_NO_CACHE: use_cache = false; break;
+        case OPT_JSON: json = true; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (!model_path || !faq_path) {
+        fprintf(stderr, "maas-faq: missing %s (see --help)\n", !model_path ? "-m MODEL.maas" : "--faq FILE");
+        return 2;
+    }
+
+    maas_bert *model = NULL;
+    maas_bert_context *ctx = NULL;
+    maas_faq *faq = NULL;
+    int status = 1;
+    if (maas_faq_load(faq_path, &faq) != MAAS_OK || maas_bert_open(model_path, &model) != MAAS_OK) {
+        fprintf(stderr, "maas-faq: %s\n", maas_last_error());
+        goto done;
+    }
+    if (!maas_bert_get_tokenizer(model)) {
+        fprintf(stderr, "maas-faq: %s has no tokenizer; convert the model folder with its vocab.txt\n",
+                model_path);
+        goto done;
+    }
+    maas_bert_context_params params;
+    maas_bert_context_params_default(model, &params);
+    params.n_threads = threads;
+    if (maas_bert_context_create(model, &params, &ctx) != MAAS_OK) {
+        fprintf(stderr, "maas-faq: %s\n", maas_last_error());
+        goto done;
+    }
+
+    /* Embed the FAQ questions once, or reuse the cache beside the file. */
+    char cache_path[4096];
+    snprintf(cache_path, sizeof cache_path, "%s.faq-cache", faq_path);
+    bool from_cache = false;
+    if (maas_faq_embed(faq, ctx, use_cache ? cache_path : NULL, &from_cache) != MAAS_OK) {
+        fprintf(stderr, "maas-faq: embedding the FAQ questions failed: %s\n", maas_last_error());
+        goto done;
+    }
+    fprintf(stderr, "maas-faq: %d FAQ entries (%s)\n", maas_faq_count(faq),
+            from_cache ? "embeddings from the cache" : "questions embedded");
+
+    /* Answer --question, or every line of standard input. */
+    bool interactive = !question && isatty(STDIN_FILENO);
+    if (interactive)
+        fprintf(stderr, "Type a question and press Enter (Ctrl-D to quit).\n");
+    status = 0;
+    char *line = NULL;
+    size_t cap = 0;
+    for (;;) {
+        const char *q = question;
+        if (!question) {
+            if (interactive)
+                fprintf(stderr, "> ");
+            ssize_t n = getline(&line, &cap, stdin);
+            if (n < 0)
+                break;
+            while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' '))
+                line[--n] = '\0';
+            if (n == 0)
+                continue;
+            q = line;
+        }
+        maas_faq_match matches[1 + MAX_RUNNERS_UP];
+        int n_matches = 0;
+        if (maas_faq_search(faq, ctx, q, 1 + runners_up, matches, &n_matches) != MAAS_OK) {
+            fprintf(stderr, "maas-faq: %s\n", maas_last_error());
+            status = 1;
+        } else {
+            print_match(faq, q, matches, n_matches, threshold, json);
+        }
+        if (question)
+            break;
+    }
+    free(line);
+
+done:
+    maas_faq_free(faq);
+    maas_bert_context_free(ctx);
+    maas_bert_free(model);
+    return status;
+}

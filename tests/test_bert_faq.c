@@ -1,0 +1,206 @@
+/* FAQ files: parsing, format errors, search order against a plain cosine
+ * computation, and the embedding cache's invalidation.  Uses the small
+ * bert-tiny fixture; the real-model matching is in test_bert_minilm.c. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "maas.h"
+#include "testutil.h"
+
+#define TMP "build/tmp-test-faq"
+#define MODEL "build/fixtures/bert-tiny.maas"
+
+static void write_text(const char *path, const char *text)
+{
+    mkdir("build", 0755);
+    mkdir(TMP, 0755);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+}
+
+static const char *const sample =
+    "# comment\n"
+    "Q: Where is my order?\n"
+    "Q:   How can I track my parcel?  \n"
+    "A: Open My orders.\n"
+    "It shows the tracking link.\n"
+    "\n"
+    "q: How do I return an item?\n"
+    "a: Print the label.\n"
+    "\n"
+    "Q: Do you ship abroad?\n"
+    "A: Yes, to the EU.\n";
+
+static void faq_parses_entries(void **state)
+{
+    (void)state;
+    write_text(TMP "/ok.txt", sample);
+    maas_faq *faq = NULL;
+    assert_int_equal(maas_faq_load(TMP "/ok.txt", &faq), MAAS_OK);
+    assert_int_equal(maas_faq_count(faq), 3);
+    assert_int_equal(maas_faq_question_count(faq, 0), 2);
+    assert_string_equal(maas_faq_question(faq, 0, 1), "How can I track my parcel?");
+    assert_string_equal(maas_faq_answer(faq, 0), "Open My orders. It shows the tracking link.");
+    assert_int_equal(maas_faq_question_count(faq, 1), 1);
+    assert_string_equal(maas_faq_question(faq, 1, 0), "How do I return an item?");
+    assert_string_equal(maas_faq_answer(faq, 2), "Yes, to the EU.");
+    assert_null(maas_faq_question(faq, 3, 0));
+    assert_null(maas_faq_question(faq, 0, 2));
+    assert_null(maas_faq_answer(faq, -1));
+    maas_faq_free(faq);
+}
+
+static void faq_format_errors(void **state)
+{
+    (void)state;
+    const char *bad[] = {
+        "A: an answer first\n",
+        "Q: a question without answer\n",
+        "Q: one\nA: two\nA: a second answer\n",
+        "# only comments\n\n",
+        "Q: fine\nA: fine\n\nsome stray text\n",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        write_text(TMP "/bad.txt", bad[i]);
+        maas_faq *faq = NULL;
+        assert_int_equal(maas_faq_load(TMP "/bad.txt", &faq), MAAS_ERR_BAD_FORMAT);
+        assert_null(faq);
+        assert_non_null(strstr(maas_last_error(), "bad.txt"));
+    }
+    maas_faq *faq = NULL;
+    assert_int_equal(maas_faq_load(TMP "/no-such-file.txt", &faq), MAAS_ERR_IO);
+}
+
+/* Search ranks entries by their best question's cosine similarity, which
+ * the test computes from maas_bert_embed's vectors. */
+static void faq_search_ranks_by_cosine(void **state)
+{
+    (void)state;
+    write_text(TMP "/ok.txt", sample);
+    maas_faq *faq = NULL;
+    maas_bert *model = NULL;
+    maas_bert_context *ctx = NULL;
+    assert_int_equal(maas_faq_load(TMP "/ok.txt", &faq), MAAS_OK);
+    assert_int_equal(maas_bert_open(MODEL, &model), MAAS_OK);
+    assert_int_equal(maas_bert_context_create(model, NULL, &ctx), MAAS_OK);
+
+    maas_faq_match m[3];
+    int n = 0;
+    assert_int_equal(maas_faq_search(faq, ctx, "where is it", 3, m, &n), MAAS_ERR_INVALID_ARGUMENT);
+    assert_int_equal(maas_faq_embed(faq, ctx, NULL, NULL), MAAS_OK);
+    const char *query = "where is my parcel";
+    assert_int_equal(maas_faq_search(faq, ctx, query, 3, m, &n), MAAS_OK);
+    assert_int_equal(n, 3);
+
+    /* The reference: cosine of the query with each question. */
+    const char *questions[4] = {"Where is my order?", "How can I track my parcel?",
+                                "How do I return an item?", "Do you ship abroad?"};
+    const int entry_of[4] = {0, 0, 1, 2};
+    float v[5][32];
+    const char *texts[5] = {query, questions[0], questions[1], questions[2], questions[3]};
+    maas_embed_options o;
+    maas_embed_options_default(model, &o);
+    o.normalize = true;
+    assert_int_equal(maas_bert_embed(ctx, texts, 5, &o, &v[0][0]), MAAS_OK);
+    double best[3] = {-2, -2, -2};
+    for (int q = 0; q < 4; q++) {
+        double dot = 0;
+        for (int j = 0; j < 32; j++)
+            dot += (double)v[0][j] * v[q + 1][j];
+        if (dot > best[entry_of[q]])
+            best[entry_of[q]] = dot;
+    }
+    for (int i = 0; i < 3; i++) {
+        assert_true(fabs(m[i].similarity - best[m[i].entry]) < 1e-5);
+        if (i > 0)
+            assert_true(m[i - 1].similarity >= m[i].similarity);
+    }
+
+    assert_int_equal(maas_faq_search(faq, ctx, "", 3, m, &n), MAAS_ERR_INVALID_ARGUMENT);
+    assert_int_equal(maas_faq_search(faq, ctx, query, 0, m, &n), MAAS_ERR_INVALID_ARGUMENT);
+    assert_int_equal(maas_faq_search(faq, ctx, query, 1, m, &n), MAAS_OK);
+    assert_int_equal(n, 1);
+
+    maas_bert_context_free(ctx);
+    maas_bert_free(model);
+    maas_faq_free(faq);
+}
+
+/* The cache is reused for the same FAQ text and model, and rebuilt when
+ * the FAQ changes. */
+static void faq_cache_invalidated_on_change(void **state)
+{
+    (void)state;
+    maas_bert *model = NULL;
+    maas_bert_context *ctx = NULL;
+    assert_int_equal(maas_bert_open(MODEL, &model), MAAS_OK);
+    assert_int_equal(maas_bert_context_create(model, NULL, &ctx), MAAS_OK);
+    const char *cache = TMP "/cached.txt.faq-cache";
+    write_text(TMP "/cached.txt", sample);
+    unlink(cache);
+
+    bool from_cache = true;
+    maas_faq *faq = NULL;
+    assert_int_equal(maas_faq_load(TMP "/cached.txt", &faq), MAAS_OK);
+    assert_int_equal(maas_faq_embed(faq, ctx, cache, &from_cache), MAAS_OK);
+    assert_false(from_cache);
+    assert_int_equal(access(cache, R_OK), 0);
+    maas_faq_match first;
+    int n;
+    assert_int_equal(maas_faq_search(faq, ctx, "track my parcel", 1, &first, &n), MAAS_OK);
+    maas_faq_free(faq);
+
+    /* Same text: from the cache, same results. */
+    assert_int_equal(maas_faq_load(TMP "/cached.txt", &faq), MAAS_OK);
+    assert_int_equal(maas_faq_embed(faq, ctx, cache, &from_cache), MAAS_OK);
+    assert_true(from_cache);
+    maas_faq_match again;
+    assert_int_equal(maas_faq_search(faq, ctx, "track my parcel", 1, &again, &n), MAAS_OK);
+    assert_int_equal(again.entry, first.entry);
+    assert_true(again.similarity == first.similarity);
+    maas_faq_free(faq);
+
+    /* Changed text: embedded again. */
+    write_text(TMP "/cached.txt", "Q: Where is my order?\nA: In the warehouse.\n");
+    assert_int_equal(maas_faq_load(TMP "/cached.txt", &faq), MAAS_OK);
+    assert_int_equal(maas_faq_embed(faq, ctx, cache, &from_cache), MAAS_OK);
+    assert_false(from_cache);
+    maas_faq_free(faq);
+
+    /* Another model (the odd-sized fixture) with the same text: embedded again. */
+    maas_bert *other = NULL;
+    maas_bert_context *other_ctx = NULL;
+    assert_int_equal(maas_bert_open("build/fixtures/bert-odd.maas", &other), MAAS_OK);
+    assert_int_equal(maas_bert_context_create(other, NULL, &other_ctx), MAAS_OK);
+    assert_int_equal(maas_faq_load(TMP "/cached.txt", &faq), MAAS_OK);
+    assert_int_equal(maas_faq_embed(faq, other_ctx, cache, &from_cache), MAAS_OK);
+    assert_false(from_cache);
+    maas_faq_free(faq);
+
+    maas_bert_context_free(other_ctx);
+    maas_bert_free(other);
+    maas_bert_context_free(ctx);
+    maas_bert_free(model);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(faq_parses_entries),
+        cmocka_unit_test(faq_format_errors),
+        cmocka_unit_test(faq_search_ranks_by_cosine),
+        cmocka_unit_test(faq_cache_invalidated_on_change),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
