@@ -456,6 +456,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection,
         req->start_ms = maas_srv_now_ms();
         req->fd = -1;
         atomic_init(&req->refs, 1);
+        atomic_fetch_add(&srv->open_requests, 1);
         const union MHD_ConnectionInfo *info =
             MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
         if (info)
@@ -518,6 +519,7 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **re
     /* method and path belong to libmicrohttpd and end with this call. */
     req->method = req->path = NULL;
     maas_srv_request_release(req);
+    atomic_fetch_sub(&srv->open_requests, 1);
 }
 
 /* ---- start and stop ---- */
@@ -705,13 +707,18 @@ void maas_server_stop(maas_server *srv, double grace_seconds)
 
     /* 2. Let running requests finish within the grace period. */
     double deadline = maas_srv_now_ms() + grace_seconds * 1e3;
-    while (atomic_load(&srv->running) > 0 && maas_srv_now_ms() < deadline) {
-        struct timespec pause = {0, 20 * 1000 * 1000};
-        nanosleep(&pause, NULL);
-    }
+    while (atomic_load(&srv->running) > 0 && maas_srv_now_ms() < deadline)
+        nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
 
-    /* 3. Cancel the rest, then close every connection and join its thread. */
+    /* 3. Cancel the rest: each ends at its next token with a 503 or an
+     * error event.  Give those answers up to a second to reach their
+     * clients, because stopping the daemon cuts every connection. */
     atomic_store(&srv->cancel, true);
+    deadline = maas_srv_now_ms() + 1000.0;
+    while (atomic_load(&srv->open_requests) > 0 && maas_srv_now_ms() < deadline)
+        nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+
+    /* 4. Close every connection and join its thread. */
     MHD_stop_daemon(srv->daemon);
     srv->daemon = NULL;
 }

@@ -71,6 +71,7 @@ struct maas_server {
     atomic_bool draining;      /* stop requested: answer new requests with 503 */
     atomic_bool cancel;        /* grace period over: running requests end now */
     atomic_int running;        /* requests holding a slot */
+    atomic_int open_requests;  /* requests between their first call and their log line */
     atomic_uint_fast64_t next_id;
     bool stopped;
 };
