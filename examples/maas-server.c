@@ -120,8 +120,12 @@ int main(int argc, char **argv)
     }
 
     /* Signals: block them in every thread, so the server's threads inherit
-     * the mask and only sigwait below receives them.  A write to a closed
-     * socket must not kill the process. */
+     * the mask and only sigwait below receives them.  A shell starts
+     * background jobs with SIGINT ignored, and an ignored signal is dropped
+     * even while blocked, so the default action is restored first.  A write
+     * to a closed socket must not kill the process. */
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
     sigset_t stop_signals;
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGINT);

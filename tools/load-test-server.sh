@@ -3,7 +3,7 @@
 # on a free loopback port, sends completion requests from more connections
 # than there are slots for DURATION seconds, and reports requests per
 # second, latency, every status seen, and the server's resident memory
-# (RSS) before, right after and 5 s after the run.  It fails when any
+# (RSS) and thread count before, right after and 5 s after the run.  It fails when any
 # response has a status other than 200 and 503 (503 is the documented
 # answer past the queue) or a socket error occurs.  Not part of `make test`.
 #
@@ -43,6 +43,7 @@ done
 [ -n "${PORT:-}" ] || { cat "$WORK/server.log" >&2; exit 1; }
 
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$SERVER/status"; }
+threads() { awk '/^Threads:/ {print $2}' "/proc/$SERVER/status"; }
 
 # The request, and per-status counts gathered from every wrk thread.
 cat >"$WORK/post.lua" <<EOF
@@ -72,13 +73,16 @@ EOF
 echo "== warm-up (5 s), then $DURATION s with $CONNECTIONS connections on $PARALLEL slots (queue $QUEUE)"
 wrk -t2 -c"$CONNECTIONS" -d5s --timeout 30s -s "$WORK/post.lua" "http://127.0.0.1:$PORT/v1/completions" >/dev/null
 rss_before=$(rss_kb)
+threads_before=$(threads)
 wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --timeout 30s --latency -s "$WORK/post.lua" \
     "http://127.0.0.1:$PORT/v1/completions" | tee "$WORK/wrk.out"
 rss_after=$(rss_kb)
 sleep 5
 rss_idle=$(rss_kb)
+threads_idle=$(threads)
 
 echo "server RSS: ${rss_before} kB after warm-up, ${rss_after} kB after the run, ${rss_idle} kB 5 s later"
+echo "server threads: ${threads_before} after warm-up, ${threads_idle} 5 s after the run"
 ok=$(sed -n 's/^status 200: //p' "$WORK/wrk.out")
 busy=$(sed -n 's/^status 503: //p' "$WORK/wrk.out")
 other=$(grep '^status ' "$WORK/wrk.out" | grep -v -e '^status 200:' -e '^status 503:' || true)

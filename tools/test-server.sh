@@ -11,7 +11,7 @@
 set -u
 
 BIN=${BUILD:-build}/bin
-FIXTURES=${BUILD:-build}/fixtures
+FIXTURES=${FIXTURES:-${BUILD:-build}/fixtures}
 PYTHON=${PYTHON:-python3}
 GPT2=$FIXTURES/gpt2-tiny.maas
 BERT=$FIXTURES/bert-tiny.maas

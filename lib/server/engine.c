@@ -267,7 +267,7 @@ maas_status maas_srv_qa(maas_srv_slot *s, const char *question, size_t question_
 
     /* Usage counts the tokens the model read.  NOTE: every window is counted
      * at the first window's length, so a context split into several windows
-     * is over-counted by at most one window. */
+     * is over-counted by less than one window. */
     for (int w = 0; w < result.n_windows; w++)
         *n_tokens += result.first_window_len;
     for (int i = 0; i < result.n_answers && i < top_k; i++) {

@@ -55,8 +55,8 @@ static maas_status open_choice(maas_srv_generation *g)
 }
 
 /* Chat replies start after "Assistant:", so the model's first token
- * usually begins with a space; drop whitespace until the first other
- * character so streamed and whole replies read the same. */
+ * usually begins with a space.  Whitespace is dropped until the first other
+ * character, in streamed and whole replies alike. */
 static void strip_leading(maas_srv_generation *g, const char **text, size_t *n)
 {
     if (!g->strip_leading_space)
@@ -224,7 +224,7 @@ static enum MHD_Result run_whole(maas_srv_generation *g)
 
     enum MHD_Result result;
     if (stop_reason && strcmp(stop_reason, "client") == 0) {
-        /* Nobody is listening: close the connection without an answer. */
+        /* The client has gone: close the connection without a response. */
         cJSON_Delete(root);
         req->status = 499;
         result = MHD_NO;

@@ -65,8 +65,8 @@ int maas_srv_pool_acquire(maas_srv_pool *p, bool (*give_up)(void *), void *arg)
 {
     pthread_mutex_lock(&p->mutex);
 
-    /* Fast path: closed, a free slot with nobody ahead, or a full queue.
-     * slot stays -1 when the request has to wait. */
+    /* Fast path: closed, a free slot and an empty queue, or a full queue.
+     * The slot stays -1 when the request has to wait. */
     int slot = -1;
     if (p->closed)
         slot = MAAS_SRV_POOL_CLOSED;

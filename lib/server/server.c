@@ -664,7 +664,6 @@ maas_status maas_server_start(const maas_server_options *opts, maas_server **out
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)srv->opts.max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)srv->opts.timeout_seconds,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
         MHD_OPTION_EXTERNAL_LOGGER, log_from_mhd, NULL,
         MHD_OPTION_END);
     if (!srv->daemon) {
