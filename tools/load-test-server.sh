@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Load test of maas-server with wrk (Debian package `wrk`): starts the server
-# on a free loopback port, sends completion requests from more connections
-# than there are slots for DURATION seconds, and reports requests per
-# second, latency, every status seen, and the server's resident memory
-# (RSS) and thread count before, right after and 5 s after the run.  It fails when any
+# Load test of maas-server with wrk (Debian package `wrk`).  It starts the
+# server on a free loopback port and sends completion requests for DURATION
+# seconds from more connections than there are slots.  It reports requests
+# per second, latency, every status seen, and the server's resident memory
+# (RSS) and thread count before and after the run.  It fails when a
 # response has a status other than 200 and 503 (503 is the documented
 # answer past the queue) or a socket error occurs.  Not part of `make test`.
 #
