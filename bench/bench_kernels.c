@@ -33,6 +33,11 @@ static struct {
 
 static double g_bandwidth_gbs;  /* triad, set before the kernels run */
 
+/* Seconds per call of one case. */
+typedef struct timing {
+    double median, min;
+} timing;
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -48,8 +53,9 @@ static int cmp_double(const void *a, const void *b)
 
 typedef void (*bench_fn)(void *ctx);
 
-/* Runs fn once to warm up, then repeatedly; returns the median seconds. */
-static double time_median(bench_fn fn, void *ctx)
+/* Runs fn once to warm up, then repeatedly; returns the median and the
+ * fastest sample. */
+static timing time_median(bench_fn fn, void *ctx)
 {
     double samples[256];
     int n = 0;
@@ -63,7 +69,7 @@ static double time_median(bench_fn fn, void *ctx)
             break;
     }
     qsort(samples, (size_t)n, sizeof samples[0], cmp_double);
-    return samples[n / 2];
+    return (timing){samples[n / 2], samples[0]};
 }
 
 static bool selected(const char *group, const char *name)
@@ -76,27 +82,31 @@ static void print_header(void)
 {
     if (g_opt.json)
         return;
-    printf("%-10s %-36s %4s %10s %10s %10s  %s\n", "kernel", "shape", "thr",
-           "median ms", "GFLOP/s", "GB/s", "reference");
-    printf("%-10s %-36s %4s %10s %10s %10s  %s\n", "----------",
-           "------------------------------------", "----", "----------",
-           "----------", "----------", "---------");
+    printf("%-10s %-38s %3s %10s %9s %9s %9s  %s\n", "kernel", "shape", "thr",
+           "median ms", "min ms", "GFLOP/s", "GB/s", "median vs reference");
+    printf("%-10s %-38s %3s %10s %9s %9s %9s  %s\n", "----------",
+           "--------------------------------------", "---", "----------",
+           "---------", "---------", "---------", "-------------------");
 }
 
 /* Prints one row.  flops or bytes may be 0 (not meaningful); `versus`
- * names the comparison and `ratio` is ours / it (0 = none). */
-static void report(const char *kernel, const char *shape, double seconds,
+ * names the comparison and `ratio` is the median of ours over its, as a
+ * speed (its time / our time), 0 for none. */
+static void report(const char *kernel, const char *shape, timing t,
                    double flops, double bytes, const char *versus,
                    double ratio)
 {
+    double seconds = t.median, min_s = t.min;
     double gflops = flops > 0 ? flops / seconds * 1e-9 : 0;
     double gbs = bytes > 0 ? bytes / seconds * 1e-9 : 0;
     if (g_opt.json) {
         printf("{\"kernel\": \"%s\", \"shape\": \"%s\", \"threads\": %d, "
-               "\"isa\": \"%s\", \"median_ms\": %.4f, \"gflops\": %.3f, "
-               "\"gbs\": %.3f, \"versus\": \"%s\", \"ratio\": %.4f}\n",
+               "\"isa\": \"%s\", \"median_ms\": %.4f, \"min_ms\": %.4f, "
+               "\"gflops\": %.3f, \"gbs\": %.3f, \"versus\": \"%s\", "
+               "\"ratio\": %.4f}\n",
                kernel, shape, g_opt.threads, maas_isa_name(maas_kernels_isa()),
-               seconds * 1e3, gflops, gbs, versus ? versus : "", ratio);
+               seconds * 1e3, min_s * 1e3, gflops, gbs, versus ? versus : "",
+               ratio);
     } else {
         char g1[32] = "", g2[32] = "", ref[96] = "";
         if (gflops > 0)
@@ -105,8 +115,8 @@ static void report(const char *kernel, const char *shape, double seconds,
             snprintf(g2, sizeof g2, "%.2f", gbs);
         if (versus && ratio > 0)
             snprintf(ref, sizeof ref, "%5.1f%% of %s", 100.0 * ratio, versus);
-        printf("%-10s %-36s %4d %10.4f %10s %10s  %s\n", kernel, shape,
-               g_opt.threads, seconds * 1e3, g1, g2, ref);
+        printf("%-10s %-38s %3d %10.4f %9.4f %9s %9s  %s\n", kernel, shape,
+               g_opt.threads, seconds * 1e3, min_s * 1e3, g1, g2, ref);
     }
     fflush(stdout);
 }
@@ -156,9 +166,9 @@ static void bench_bandwidth(void)
                     random_floats(16u << 20, 3), 16u << 20};
     double bytes_copy = 2.0 * sizeof(float) * s.n;
     double bytes_triad = 3.0 * sizeof(float) * s.n;
-    double t_copy = time_median(stream_copy, &s);
-    double t_triad = time_median(stream_triad, &s);
-    g_bandwidth_gbs = bytes_triad / t_triad * 1e-9;
+    timing t_copy = time_median(stream_copy, &s);
+    timing t_triad = time_median(stream_triad, &s);
+    g_bandwidth_gbs = bytes_triad / t_triad.median * 1e-9;
     report("stream", "copy 3 x 64 MB arrays", t_copy, 0, bytes_copy, NULL, 0);
     report("stream", "triad a = b + 3c", t_triad, 0, bytes_triad, NULL, 0);
     free(s.a), free(s.b), free(s.c);
@@ -199,10 +209,10 @@ static void run_openblas(void *p)
 /* Times fn with OpenBLAS on --threads threads.  Afterwards OpenBLAS's
  * workers keep polling for new work for a while; the pause lets them go to
  * sleep before the next libmaas case, which they would otherwise slow. */
-static double run_openblas_threaded(bench_fn fn, void *ctx)
+static timing run_openblas_threaded(bench_fn fn, void *ctx)
 {
     openblas_set_num_threads(g_opt.threads);
-    double t = time_median(fn, ctx);
+    timing t = time_median(fn, ctx);
     openblas_set_num_threads(1);
     struct timespec pause = {0, 200 * 1000 * 1000};
     nanosleep(&pause, NULL);
@@ -229,11 +239,11 @@ static void bench_linear(const char *model, const char *layer, int M, int K,
 
     double flops = 2.0 * M * K * N;
     double weight_bytes = (double)N * K * (f16 ? 2 : 4);
-    double t = time_median(f16 ? run_linear_f16 : run_linear_f32, &c);
-    double t_blas = run_openblas_threaded(run_openblas, &c);
+    timing t = time_median(f16 ? run_linear_f16 : run_linear_f32, &c);
+    timing t_blas = run_openblas_threaded(run_openblas, &c);
     const char *versus = M == 1 ? "OpenBLAS sgemv f32" : "OpenBLAS sgemm f32";
     /* One-row products read the whole weight once: report its GB/s. */
-    report(kernel, shape, t, flops, M == 1 ? weight_bytes : 0, versus, t_blas / t);
+    report(kernel, shape, t, flops, M == 1 ? weight_bytes : 0, versus, t_blas.median / t.median);
     if (!f16)
         report("openblas", shape, t_blas, flops, M == 1 ? weight_bytes : 0,
                NULL, 0);
@@ -289,10 +299,11 @@ static void bench_rows(const char *kernel, int which, const char *what,
      * their exponential ranges, as MLP pre-activations and scores do. */
     maas_scale_f32(c.x, 4.0f, n);
     maas_scale_f32(c.y, 4.0f, n);
-    double t = time_median(run_rows, &c);
+    timing t = time_median(run_rows, &c);
     /* Bytes that must cross the memory bus: read x, write y (add reads 2). */
     double bytes = (which == 4 ? 12.0 : 8.0) * (double)n;
-    double ratio = g_bandwidth_gbs > 0 ? bytes / t * 1e-9 / g_bandwidth_gbs : 0;
+    double ratio = g_bandwidth_gbs > 0
+                       ? bytes / t.median * 1e-9 / g_bandwidth_gbs : 0;
     report(kernel, shape, t, 0, bytes, "triad bandwidth", ratio);
     free(c.x), free(c.y), free(c.gamma), free(c.beta);
 }
@@ -326,7 +337,7 @@ static void bench_attention(const char *model, int Tq, int Tk, bool causal)
                   random_floats((size_t)Tk * 2 * C, 13),
                   random_floats((size_t)Tq * C, 14), NULL};
     c.scratch = random_floats(maas_attention_scratch_floats(Tq, Tk, H, g_opt.threads), 15);
-    double t = time_median(run_attention, &c);
+    timing t = time_median(run_attention, &c);
     /* Two products of 2 Tq Tk D flops per head; causal prefill does about
      * half of that work. */
     double flops = 4.0 * Tq * Tk * H * D;
@@ -385,19 +396,22 @@ static void bench_conv(const char *what, int Cin, int HW, int Cout, int k,
     c.col = random_floats((size_t)c.K * c.N, 21);
     double flops = 2.0 * groups * c.M * c.N * c.K;
 
-    double t = time_median(run_conv, &c);
-    double t_direct = 0, t_im2col = 0;
+    timing t = time_median(run_conv, &c);
+    timing t_direct = {0, 0}, t_im2col = {0, 0};
     if (both_paths) {
         c.path = MAAS_CONV_DIRECT;
         t_direct = time_median(run_conv, &c);
         c.path = MAAS_CONV_IM2COL;
         t_im2col = time_median(run_conv, &c);
     }
-    double t_gemm = run_openblas_threaded(run_conv_sgemm, &c);
-    report("conv2d", shape, t, flops, 0, "OpenBLAS sgemm of its im2col", t_gemm / t);
+    timing t_gemm = run_openblas_threaded(run_conv_sgemm, &c);
+    report("conv2d", shape, t, flops, 0, "OpenBLAS sgemm of its im2col",
+           t_gemm.median / t.median);
     if (both_paths) {
-        report("conv-dir", shape, t_direct, flops, 0, "automatic choice", t / t_direct);
-        report("conv-i2c", shape, t_im2col, flops, 0, "automatic choice", t / t_im2col);
+        report("conv-dir", shape, t_direct, flops, 0, "automatic choice",
+               t.median / t_direct.median);
+        report("conv-i2c", shape, t_im2col, flops, 0, "automatic choice",
+               t.median / t_im2col.median);
     }
     free(c.in), free(c.w), free(c.bias), free(c.out), free(c.scratch), free(c.col);
 }
@@ -430,10 +444,10 @@ static void bench_misc(void)
     if (selected("maxpool", "resnet stem 64x112x112 k3 s2 p1")) {
         pool_ctx c = {64, 112, random_floats(64u * 112 * 112, 22),
                       random_floats(64u * 56 * 56, 23)};
-        double t = time_median(run_pool, &c);
+        timing t = time_median(run_pool, &c);
         double bytes = 4.0 * (64.0 * 112 * 112 + 64.0 * 56 * 56);
         report("maxpool", "resnet stem 64x112x112 k3 s2 p1", t, 0, bytes,
-               "triad bandwidth", bytes / t * 1e-9 / g_bandwidth_gbs);
+               "triad bandwidth", bytes / t.median * 1e-9 / g_bandwidth_gbs);
         free(c.in), free(c.out);
     }
     if (selected("rnn", "T=128 I=256 H=512")) {
@@ -441,11 +455,67 @@ static void bench_misc(void)
                      random_floats(512u * 256, 25), random_floats(512u * 512, 26),
                      random_floats(512, 27), random_floats(128u * 512, 28)};
         maas_scale_f32(c.w_hh, 0.05f, 512u * 512);
-        double t = time_median(run_rnn, &c);
+        timing t = time_median(run_rnn, &c);
         double flops = 2.0 * 128 * 512 * (256 + 512);
         report("rnn", "T=128 I=256 H=512", t, flops, 0, NULL, 0);
         free(c.x), free(c.w_ih), free(c.w_hh), free(c.b), free(c.out);
     }
+}
+
+/* ---- accuracy ------------------------------------------------------------------ */
+
+static double gelu_erf_exact(double x) { return 0.5 * x * (1.0 + erf(x / sqrt(2.0))); }
+static double gelu_tanh_exact(double x)
+{
+    return 0.5 * x * (1.0 + tanh(sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
+}
+
+/* Prints the largest relative error of each activation of the tier in use
+ * against double-precision libm, on 2^21 + 1 points evenly spaced over
+ * [-10, 10]: over outputs of magnitude >= 1e-3 (the bulk) and >= 1e-6
+ * (into GELU's negative tail; below that PyTorch's float formula itself
+ * keeps no relative accuracy). */
+static void bench_accuracy(void)
+{
+    if (!selected("accuracy", ""))
+        return;
+    size_t n = (1u << 21) + 1;
+    float *x = random_floats(n, 30), *y = random_floats(n, 31);
+    for (size_t i = 0; i < n; i++)
+        x[i] = -10.0f + 20.0f * (float)i / (float)(n - 1);
+
+    static const char *names[3] = {"gelu_erf", "gelu_tanh", "tanh"};
+    for (int f = 0; f < 3; f++) {
+        if (f == 0)
+            maas_gelu_erf_f32(y, x, n, g_opt.threads);
+        else if (f == 1)
+            maas_gelu_tanh_f32(y, x, n, g_opt.threads);
+        else
+            maas_tanh_f32(y, x, n, g_opt.threads);
+        double worst_bulk = 0, worst_tail = 0, worst_x = 0;
+        for (size_t i = 0; i < n; i++) {
+            double want = f == 0 ? gelu_erf_exact(x[i])
+                        : f == 1 ? gelu_tanh_exact(x[i]) : tanh((double)x[i]);
+            if (fabs(want) < 1e-6)
+                continue;
+            double rel = fabs(y[i] - want) / fabs(want);
+            if (fabs(want) >= 1e-3 && rel > worst_bulk)
+                worst_bulk = rel;
+            if (rel > worst_tail)
+                worst_tail = rel, worst_x = x[i];
+        }
+        if (g_opt.json)
+            printf("{\"kernel\": \"accuracy\", \"function\": \"%s\", "
+                   "\"isa\": \"%s\", \"max_rel_error_bulk\": %.3g, "
+                   "\"max_rel_error\": %.3g, \"at\": %.5f}\n",
+                   names[f], maas_isa_name(maas_kernels_isa()), worst_bulk,
+                   worst_tail, worst_x);
+        else
+            printf("accuracy   %-10s max relative error vs double: %.2g where "
+                   "|out| >= 1e-3, %.2g where |out| >= 1e-6 (at x = %.3f)\n",
+                   names[f], worst_bulk, worst_tail, worst_x);
+    }
+    free(x), free(y);
 }
 
 /* ---- main ------------------------------------------------------------------------ */
@@ -562,5 +632,6 @@ int main(int argc, char **argv)
     bench_conv("cifar", 3, 32, 32, 3, 1, 1, 1, true);
     bench_conv("mobilenet", 32, 112, 32, 3, 1, 1, 32, true);
     bench_misc();
+    bench_accuracy();
     return 0;
 }

@@ -111,6 +111,8 @@ void maas_attention_f32(float *out, int out_stride, const float *q,
     /* out[Tq, H*D], q[Tq, H*D], k[Tk, H*D], v[Tk, H*D];
      * scratch[maas_attention_scratch_floats(Tq, Tk, H, n_threads)] */
     const maas_kernel_table *kt = maas_kernels_table();
+    if (Tq <= 0 || H <= 0 || D <= 0)
+        return;
 
     /* No keys at all: every query is fully masked. */
     if (Tk <= 0) {
@@ -127,7 +129,7 @@ void maas_attention_f32(float *out, int out_stride, const float *q,
     if (macs < (1u << 15))
         nt = 1;
     if (nt > items)
-        nt = items;
+        nt = items > 1 ? items : 1;
 
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {

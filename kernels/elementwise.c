@@ -38,7 +38,7 @@ void maas_layernorm_f32(float *out, const float *x, const float *gamma,
     size_t work = (size_t)rows * (size_t)cols;
     int nt = maas_threads_for(n_threads, work, MIN_FLOATS_PER_THREAD);
     if (nt > rows)
-        nt = rows;
+        nt = rows > 1 ? rows : 1;
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (int r = 0; r < rows; r++)
         kt->layernorm_row(out + (size_t)r * cols, x + (size_t)r * cols, gamma,
@@ -52,7 +52,7 @@ void maas_softmax_f32(float *x, int rows, int cols, int n_threads)
     size_t work = (size_t)rows * (size_t)cols;
     int nt = maas_threads_for(n_threads, work, MIN_FLOATS_PER_THREAD);
     if (nt > rows)
-        nt = rows;
+        nt = rows > 1 ? rows : 1;
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (int r = 0; r < rows; r++)
         kt->softmax_row(x + (size_t)r * cols, cols);
@@ -101,7 +101,7 @@ void maas_add_bias_f32(float *x, const float *bias, int rows, int cols,
     size_t work = (size_t)rows * (size_t)cols;
     int nt = maas_threads_for(n_threads, work, MIN_FLOATS_PER_THREAD);
     if (nt > rows)
-        nt = rows;
+        nt = rows > 1 ? rows : 1;
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (int r = 0; r < rows; r++)
         kt->add_bias_row(x + (size_t)r * cols, bias, cols);

@@ -73,7 +73,24 @@ static int threads_for_product(int n_threads, int M, int K, int N)
     size_t macs = (size_t)M * (size_t)K * (size_t)N;
     int nt = maas_threads_for(n_threads, macs, MIN_MACS_PER_THREAD);
     size_t slices = ((size_t)N + SLICE_ALIGN - 1) / SLICE_ALIGN;
-    return (size_t)nt > slices ? (int)slices : nt;
+    if ((size_t)nt > slices)
+        nt = slices > 1 ? (int)slices : 1;
+    return nt;
+}
+
+/* Handles products with an empty dimension, which BLAS would reject for
+ * their zero leading dimensions: out = bias (or 0) when K is 0.  Returns
+ * true when the product was empty. */
+static bool empty_product(float *out, const float *bias, int M, int K, int N)
+{
+    if (M <= 0 || N <= 0)
+        return true;
+    if (K > 0)
+        return false;
+    for (int m = 0; m < M; m++)
+        for (int n = 0; n < N; n++)
+            out[(size_t)m * N + n] = bias ? bias[n] : 0.0f;
+    return true;
 }
 
 void maas_linear_f32(float *out, const float *in, const float *w,
@@ -81,6 +98,8 @@ void maas_linear_f32(float *out, const float *in, const float *w,
 {
     /* out[M,N], in[M,K], w[N,K], bias[N] or NULL */
     const maas_kernel_table *kt = maas_kernels_table();
+    if (empty_product(out, bias, M, K, N))
+        return;
     int nt = threads_for_product(n_threads, M, K, N);
 
     if (M == 1) {
@@ -116,6 +135,15 @@ void maas_matmul_f32(float *c, int ldc, const float *a, int lda,
                      int N, float alpha, float beta, int n_threads)
 {
     /* c[M,N] (ldc), a[M,K] (lda), b[K,N] or b[N,K] when trans_b (ldb) */
+    if (M <= 0 || N <= 0)
+        return;
+    if (K <= 0) {
+        /* c = beta c: BLAS would reject the zero leading dimensions. */
+        for (int m = 0; m < M; m++)
+            for (int n = 0; n < N; n++)
+                c[(size_t)m * ldc + n] = beta == 0.0f ? 0.0f : beta * c[(size_t)m * ldc + n];
+        return;
+    }
     int nt = threads_for_product(n_threads, M, K, N);
     int chunks = (N + GEMM_CHUNK - 1) / GEMM_CHUNK;
 
@@ -194,6 +222,8 @@ static void linear_16bit(float *out, const float *in, const uint16_t *w,
                          convert_fn convert, bool is_f16)
 {
     const maas_kernel_table *kt = maas_kernels_table();
+    if (empty_product(out, bias, M, K, N))
+        return;
     int nt = threads_for_product(n_threads, M, K, N);
 
     if (M == 1 && is_f16) {

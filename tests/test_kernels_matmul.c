@@ -199,6 +199,37 @@ static void linear_threads_identical(void **state)
     kt_restore_isa();
 }
 
+static void empty_products(void **state)
+{
+    (void)state;
+    float bias[3] = {1.0f, 2.0f, 3.0f};
+    float out[6] = {9, 9, 9, 9, 9, 9};
+    float dummy[1] = {0};
+    uint16_t dummy16[1] = {0};
+
+    /* K = 0: the product is empty, so out = bias. */
+    maas_linear_f32(out, dummy, dummy, bias, 2, 0, 3, 2);
+    for (int i = 0; i < 6; i++)
+        assert_true(out[i] == bias[i % 3]);
+    maas_linear_f16(out, dummy, dummy16, NULL, 2, 0, 3, 2);
+    for (int i = 0; i < 6; i++)
+        assert_true(out[i] == 0.0f);
+
+    /* M = 0 or N = 0: nothing is written. */
+    out[0] = 9;
+    maas_linear_f32(out, dummy, dummy, bias, 0, 4, 3, 2);
+    maas_linear_f32(out, dummy, dummy, bias, 2, 4, 0, 2);
+    maas_matmul_f32(out, 3, dummy, 4, dummy, 3, false, 0, 4, 3, 1.0f, 0.0f, 2);
+    assert_true(out[0] == 9.0f);
+
+    /* Zero rows in the row-wise kernels. */
+    maas_layernorm_f32(out, out, bias, bias, 0, 3, 1e-5f, 2);
+    maas_softmax_f32(out, 0, 3, 2);
+    maas_attention_f32(out, 3, dummy, 3, dummy, 3, dummy, 3, 0, 1, 1, 3, -1,
+                       NULL, dummy, 2);
+    assert_true(out[0] == 9.0f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -207,6 +238,7 @@ int main(void)
         cmocka_unit_test(linear_tensor_dtypes),
         cmocka_unit_test(matmul_strides_and_transpose),
         cmocka_unit_test(linear_threads_identical),
+        cmocka_unit_test(empty_products),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

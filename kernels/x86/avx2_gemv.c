@@ -81,13 +81,14 @@ void maas_avx2_gemv_f32(float *out, const float *x, const float *w,
     }
 }
 
-/* Loads 8 f16 values as floats; `rem` < 8 loads only the first rem and
- * zeros the rest (without reading past them). */
+/* Loads 8 f16 values as floats. */
 static inline __m256 load_f16(const uint16_t *p)
 {
     return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
 }
 
+/* Loads the first `rem` (< 8) f16 values as floats and zeros the rest,
+ * without reading past them. */
 static inline __m256 load_f16_tail(const uint16_t *p, int rem)
 {
     uint16_t buf[8] = {0};
