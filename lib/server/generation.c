@@ -306,14 +306,18 @@ static bool out_chunk(maas_srv_generation *g, const char *text, size_t n,
     return out_event(g, chunk);
 }
 
-static bool out_error(maas_srv_generation *g, const char *type, const char *message)
+static bool out_error(maas_srv_generation *g, const char *type, const char *code,
+                      const char *message)
 {
     cJSON *event = cJSON_CreateObject();
     cJSON *error = cJSON_AddObjectToObject(event, "error");
     cJSON_AddStringToObject(error, "message", message);
     cJSON_AddStringToObject(error, "type", type);
     cJSON_AddNullToObject(error, "param");
-    cJSON_AddNullToObject(error, "code");
+    if (code)
+        cJSON_AddStringToObject(error, "code", code);
+    else
+        cJSON_AddNullToObject(error, "code");
     return out_event(g, event);
 }
 
@@ -373,8 +377,8 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
             return MHD_CONTENT_READER_END_WITH_ERROR;
         if (reason) {
             g->all_done = true;
-            if (!out_error(g, "server_error", "the server stopped before the completion "
-                                              "finished"))
+            if (!out_error(g, "server_error", "server_stopping",
+                           "the server stopped before the completion finished"))
                 return MHD_CONTENT_READER_END_WITH_ERROR;
             continue;
         }
@@ -388,7 +392,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
             char message[512];
             snprintf(message, sizeof message, "the model failed: %s: %s",
                      maas_status_name(st), maas_last_error());
-            if (!out_error(g, "server_error", message))
+            if (!out_error(g, "server_error", NULL, message))
                 return MHD_CONTENT_READER_END_WITH_ERROR;
         }
     }
