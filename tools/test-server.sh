@@ -329,6 +329,13 @@ check "embeddings index" 1 "$(body_of "$r" | jq '.data[1].index')"
 [ "$(body_of "$r" | jq '.usage.prompt_tokens')" -gt 4 ] && pass "embeddings usage" || fail "embeddings usage" "$(body_of "$r" | jq -c .usage)"
 single=$(post /v1/embeddings '{"input":"hello world"}' | sed '$d' | jq -c '.data[0].embedding')
 check "same text, same vector alone or in a list" "$(body_of "$r" | jq -c '.data[0].embedding')" "$single"
+# The server's vector equals maas-embed's for the same text.
+"$BIN/maas-embed" -m "$BERT" --json "hello world" 2>/dev/null | jq -c '.data[0].embedding' >"$WORK/embed_cli.json"
+worst=$(jq -n --slurpfile a "$WORK/embed_cli.json" --argjson b "$single" \
+    '[range(0; $b | length) as $i | ($a[0][$i] - $b[$i]) | fabs] | max')
+jq -e -n --argjson w "${worst:-1}" '$w <= 1e-6' >/dev/null &&
+    pass "embedding equals maas-embed (max diff $worst)" ||
+    fail "embedding equals maas-embed" "max diff ${worst:-none}"
 b64=$(post /v1/embeddings '{"input":"hello world","encoding_format":"base64"}' | sed '$d' | jq -r '.data[0].embedding')
 decoded=$(base64 -d <<<"$b64" | od -An -v -t f4 | wc -w)
 check "base64 embedding has the same length" "$dim" "$decoded"
@@ -353,6 +360,12 @@ spans_ok=$(body_of "$r" | jq --arg c "$CONTEXT" '[.answers[] | .text == ($c[.sta
 check "qa text matches offsets" true "$spans_ok"
 sorted=$(body_of "$r" | jq '[.answers[].score] | . == (sort | reverse)')
 check "qa best first" true "$sorted"
+# The same answers as maas-qa.
+printf '%s' "$CONTEXT" >"$WORK/context.txt"
+cli=$("$BIN/maas-qa" -m "$BERT_QA" -c "$WORK/context.txt" -q "Where is the tower?" -k 3 --json 2>/dev/null |
+    jq -c '[.answers[] | {text: .answer, start, end, score: (.score * 1e6 | round)}]')
+srv=$(body_of "$r" | jq -c '[.answers[] | {text, start, end, score: (.score * 1e6 | round)}]')
+check "qa answers equal maas-qa" "$cli" "$srv"
 expect_error "qa without context" 400 "$(post /v1/qa '{"question":"a"}')"
 expect_error "qa top_k 0" 400 "$(post /v1/qa '{"question":"a","context":"b","top_k":0}')"
 kill -TERM "$PID"; wait "$PID"
