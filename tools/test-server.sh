@@ -17,7 +17,7 @@ GPT2=$FIXTURES/gpt2-tiny.maas
 BERT=$FIXTURES/bert-tiny.maas
 BERT_QA=$FIXTURES/bert-qa-tiny.maas
 
-for f in "$BIN/maas-server" "$BIN/maas-generate" "$GPT2" "$BERT" "$BERT_QA"; do
+for f in "$BIN/maas-server" "$BIN/maas-generate" "$BIN/maas-chat" "$BIN/maas-embed" "$BIN/maas-qa" "$GPT2" "$BERT" "$BERT_QA"; do
     if [ ! -e "$f" ]; then
         echo "test-server: $f is missing; run 'make all fixtures' first" >&2
         exit 1
@@ -144,6 +144,9 @@ r=$(post /v1/chat/completions "$CHAT}")
 check "chat status" 200 "$(status_of "$r")"
 check "chat role" assistant "$(body_of "$r" | jq -r '.choices[0].message.role')"
 chat_whole=$(body_of "$r" | jq -j '.choices[0].message.content')
+chat_cli=$(printf 'Hi' | "$BIN/maas-chat" -m "$GPT2" --system "Be brief." --temp 0 \
+    --repeat-penalty 1 -n 10 2>/dev/null)
+check "chat reply equals maas-chat (same template)" "$chat_cli" "$chat_whole"
 chat_stream=$(curl -sN -m 60 "http://127.0.0.1:$PORT/v1/chat/completions" -H 'Content-Type: application/json' \
     -d "$CHAT,\"stream\":true}" | sed -n 's/^data: //p' | grep -v '^\[DONE\]$' |
     jq -j '.choices[0].delta.content // ""')
