@@ -121,7 +121,15 @@ fixtures: $(MODEL_JSON_FIXTURES)
 # still run, so one run shows every failure.
 test: deps
 	@$(MAKE) --no-print-directory all fixtures
-	@bash tools/run-tests.sh $(TESTS)
+	@status=0; bash tools/run-tests.sh $(TESTS) || status=1; \
+	 $(MAKE) --no-print-directory test-server || status=1; exit $$status
+
+# --- server: HTTP integration test of maas-server, run by `make test` after
+# the cmocka programs.  Loopback only; the openai-client checks run when
+# $(PYTHON) can import openai.  tools/load-test-server.sh is the wrk load test.
+.PHONY: test-server
+test-server: all fixtures
+	@PYTHON=$(PYTHON) bash tools/test-server.sh
 
 bench: all
 	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
