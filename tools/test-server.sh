@@ -229,9 +229,10 @@ echo "== slot, queue, disconnect and stop"
 start_server slow "$GPT2" --parallel 1 --queue 1 --token-delay 20
 SLOW='"prompt":"x","temperature":0,"ignore_eos":true'
 
-# wait_for COMMAND...: true once the command succeeds, false after 5 s.
+# wait_for COMMAND...: true once the command succeeds, false after 15 s
+# (generous, because a loaded machine can delay the server's log line).
 wait_for() {
-    for _ in $(seq 50); do
+    for _ in $(seq 150); do
         "$@" && return 0
         sleep 0.1
     done
