@@ -35,7 +35,7 @@ TEST_SRC  := $(sort $(wildcard tests/test_*.c))
 TESTS     := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 BENCHES   := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
-HEADERS   := $(wildcard include/*.h include/maas/*.h lib/*.h kernels/*.h kernels/x86/*.h tests/*.h)
+HEADERS   := $(wildcard include/*.h include/maas/*.h lib/*.h lib/*/*.h kernels/*.h kernels/x86/*.h tests/*.h examples/*.h)
 
 STATIC_LIB := $(BUILD)/lib/libmaas.a
 SHARED_LIB := $(BUILD)/lib/libmaas.so
@@ -121,8 +121,11 @@ fixtures: $(MODEL_JSON_FIXTURES)
 # still run, so one run shows every failure.
 test: deps
 	@$(MAKE) --no-print-directory all fixtures
+	@BUILD=$(BUILD) bash tools/test-setup.sh
 	@status=0; bash tools/run-tests.sh $(TESTS) || status=1; \
-	 $(MAKE) --no-print-directory test-server || status=1; exit $$status
+	 $(MAKE) --no-print-directory test-server \
+	     PYTHON=$$(test -x $(BUILD)/venv-test/bin/python && echo $(BUILD)/venv-test/bin/python || echo $(PYTHON)) \
+	     || status=1; exit $$status
 
 # --- server: HTTP integration test of maas-server, run by `make test` after
 # the cmocka programs.  Loopback only; the openai-client checks run when
