@@ -52,8 +52,8 @@ static void init_tables(void)
     g_isa = MAAS_ISA_SCALAR;
 
     /* Step 2: the AVX2 tier starts from the scalar entries and replaces the
-     * ones it has; its fill function itself uses AVX, so it only runs on a
-     * CPU that has it. */
+     * ones it has.  Its fill function is compiled with AVX enabled, so it
+     * runs only after the CPU check. */
     if (cpu_has_avx2()) {
         g_tables[MAAS_ISA_AVX2] = g_tables[MAAS_ISA_SCALAR];
         maas_avx2_fill_table(&g_tables[MAAS_ISA_AVX2]);

@@ -19,19 +19,22 @@
  * multiple of the AVX2 register tile. */
 #define SLICE_ALIGN 16
 
-/* Output columns per sgemm chunk: wide enough that re-packing the left
- * operand for every chunk costs a few percent, narrow enough that two or
- * four threads get even shares of the N of a transformer (768 .. 50257). */
-#define GEMM_CHUNK 128
+/* Output columns per sgemm chunk.  OpenBLAS 0.3.21's sgemm with a
+ * transposed right operand runs 2 to 3 times slower when that product has
+ * 320 or fewer columns than with 352 or more (measured on the Zen kernels,
+ * one thread, M from 32 to 1024, K = 768).  384 is past that cliff, within
+ * 5% of one whole-width call there, and divides the widths of BERT and
+ * GPT-2 (768, 2304, 3072) into equal shares for two or four threads. */
+#define GEMM_CHUNK 384
 
 /* Products below this many multiply-adds run on one thread: starting the
  * team would cost more than it saves. */
 #define MIN_MACS_PER_THREAD (1u << 15)
 
-/* Floats of 16-bit weights converted per panel: 512 KB of f32, half of a
- * 1 MB L2, at least 32 weight rows. */
-#define PANEL_FLOATS (128u * 1024u)
-#define PANEL_MIN_ROWS 32
+/* Weight rows converted per panel of a 16-bit linear layer: the sgemm
+ * chunk width, for the same reason.  The panel takes 384 x K floats per
+ * thread (1.2 MB for K = 768, 4.7 MB for K = 3072). */
+#define PANEL_ROWS GEMM_CHUNK
 
 /* ---- per-thread panel buffer --------------------------------------------- */
 
@@ -182,13 +185,6 @@ static float dot_converted(const uint16_t *w, const float *x, int K,
     return acc;
 }
 
-/* Returns the weight rows per panel for inner size K. */
-static int panel_rows(int K)
-{
-    int rows = (int)(PANEL_FLOATS / (size_t)K) / 16 * 16;
-    return rows < PANEL_MIN_ROWS ? PANEL_MIN_ROWS : rows;
-}
-
 /* Columns [n0, n0 + cols) of a linear layer on 16-bit weights: convert the
  * panel of weight rows to f32 in this thread's buffer, multiply it with
  * sgemm.  Only one panel per thread is ever converted at a time. */
@@ -197,7 +193,7 @@ static void linear_panel(float *out, const float *in, const uint16_t *w,
                          int cols, convert_fn convert)
 {
     const maas_kernel_table *kt = maas_kernels_table();
-    float *panel = panel_buffer((size_t)panel_rows(K) * K);
+    float *panel = panel_buffer((size_t)PANEL_ROWS * K);
 
     if (!panel) {
         /* No buffer: convert each weight row in small stack chunks. */
@@ -238,7 +234,7 @@ static void linear_16bit(float *out, const float *in, const uint16_t *w,
         return;
     }
 
-    int rows = panel_rows(K);
+    int rows = PANEL_ROWS;
     int panels = (N + rows - 1) / rows;
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (int p = 0; p < panels; p++) {

@@ -237,6 +237,41 @@ static void softmax_masked_rows(void **state)
     kt_restore_isa();
 }
 
+static void rows_threads_identical(void **state)
+{
+    (void)state;
+    /* Large enough that two threads really split the work. */
+    int rows = 129, cols = 768;
+    size_t n = (size_t)rows * cols;
+    float *x = kt_random(n, 61, -4, 4);
+    float *gamma = kt_random((size_t)cols, 62, 0.5f, 1.5f);
+    float *beta = kt_random((size_t)cols, 63, -1, 1);
+    float *one = kt_zeros(n), *two = kt_zeros(n);
+    for (int isa = 0; isa < MAAS_ISA_COUNT; isa++) {
+        if (!kt_use_isa((maas_isa)isa))
+            continue;
+        maas_layernorm_f32(one, x, gamma, beta, rows, cols, 1e-5f, 1);
+        maas_layernorm_f32(two, x, gamma, beta, rows, cols, 1e-5f, 2);
+        assert_memory_equal(one, two, n * sizeof *one);
+
+        memcpy(one, x, n * sizeof *x);
+        memcpy(two, x, n * sizeof *x);
+        maas_softmax_f32(one, rows, cols, 1);
+        maas_softmax_f32(two, rows, cols, 2);
+        assert_memory_equal(one, two, n * sizeof *one);
+
+        maas_gelu_erf_f32(one, x, n, 1);
+        maas_gelu_erf_f32(two, x, n, 2);
+        assert_memory_equal(one, two, n * sizeof *one);
+
+        maas_gelu_tanh_f32(one, x, n, 1);
+        maas_gelu_tanh_f32(two, x, n, 2);
+        assert_memory_equal(one, two, n * sizeof *one);
+    }
+    kt_restore_isa();
+    free(x), free(gamma), free(beta), free(one), free(two);
+}
+
 static void reductions(void **state)
 {
     (void)state;
@@ -309,6 +344,7 @@ int main(void)
         cmocka_unit_test(layernorm_constant_row),
         cmocka_unit_test(softmax_matches_reference),
         cmocka_unit_test(softmax_masked_rows),
+        cmocka_unit_test(rows_threads_identical),
         cmocka_unit_test(reductions),
         cmocka_unit_test(embedding_lookup),
         cmocka_unit_test(isa_selection),

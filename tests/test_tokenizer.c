@@ -719,6 +719,56 @@ static void from_file_matches_loaders(void **state)
     }
 }
 
+/* Each converted fixture model (build/fixtures/NAME.maas, written by
+ * maas-convert before the tests run) encodes the golden strings as its
+ * source folder's vocabulary files do. */
+static void converted_fixtures_match_folders(void **state)
+{
+    (void)state;
+    const char *names[] = {"gpt2-tiny", "gpt2-odd", "bert-tiny", "bert-qa-tiny", "bert-odd"};
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+        char model[256], vocab[256], merges[256];
+        snprintf(model, sizeof model, "build/fixtures/%s.maas", names[k]);
+        maas_file *f;
+        if (maas_file_open(model, &f) != MAAS_OK)
+            fail_msg("cannot open %s (%s); build it with make fixtures", model, maas_last_error());
+        maas_tokenizer *from_model, *from_folder;
+        assert_int_equal(maas_tokenizer_from_file(f, &from_model), MAAS_OK);
+        bool bpe = maas_tokenizer_get_kind(from_model) == MAAS_TOKENIZER_BPE;
+        if (bpe) {
+            snprintf(vocab, sizeof vocab, "tests/fixtures/%s/vocab.json", names[k]);
+            snprintf(merges, sizeof merges, "tests/fixtures/%s/merges.txt", names[k]);
+            assert_int_equal(maas_tokenizer_load_bpe(vocab, merges, &from_folder), MAAS_OK);
+        } else {
+            bool lower = true;
+            if (maas_file_has(f, "tokenizer.do_lower_case"))
+                assert_int_equal(maas_file_get_bool(f, "tokenizer.do_lower_case", &lower), MAAS_OK);
+            snprintf(vocab, sizeof vocab, "tests/fixtures/%s/vocab.txt", names[k]);
+            assert_int_equal(maas_tokenizer_load_wordpiece(vocab, lower, &from_folder), MAAS_OK);
+        }
+        maas_file_close(f);
+
+        for (int s = 0; s < MAAS_SPECIAL_COUNT; s++)
+            assert_int_equal(maas_tokenizer_special_id(from_model, (maas_special)s),
+                             maas_tokenizer_special_id(from_folder, (maas_special)s));
+        for (const cJSON *c = cJSON_GetObjectItem(golden, "cases")->child; c; c = c->next) {
+            size_t len;
+            const char *text = case_text(c, &len);
+            maas_encoding a = {0}, b = {0};
+            maas_encode_options opts = {.add_special = true};
+            assert_int_equal(maas_tokenizer_encode(from_model, text, len, &opts, &a), MAAS_OK);
+            assert_int_equal(maas_tokenizer_encode(from_folder, text, len, &opts, &b), MAAS_OK);
+            if (a.n != b.n || memcmp(a.ids, b.ids, (size_t)a.n * sizeof *a.ids) != 0)
+                fail_msg("%s encodes \"%s\" differently from its folder's vocabulary", model,
+                         escaped(text, len));
+            maas_encoding_free(&a);
+            maas_encoding_free(&b);
+        }
+        maas_tokenizer_free(from_model);
+        maas_tokenizer_free(from_folder);
+    }
+}
+
 static void from_file_without_tokenizer(void **state)
 {
     (void)state;
@@ -907,6 +957,7 @@ int main(void)
         cmocka_unit_test(errors_named),
         cmocka_unit_test(from_file_matches_loaders),
         cmocka_unit_test(from_file_without_tokenizer),
+        cmocka_unit_test(converted_fixtures_match_folders),
         cmocka_unit_test(shared_across_threads),
         cmocka_unit_test(cli_prints_golden_ids),
         cmocka_unit_test(cli_options_and_errors),

@@ -2,9 +2,11 @@
  *
  * Two kinds: GPT-2's byte-level BPE and BERT's WordPiece (with BERT's basic
  * tokenizer in front).  A tokenizer is read-only after creation: any number
- * of threads may encode and decode with one tokenizer at once.  Text is
- * UTF-8; offsets count bytes and characters (Unicode code points) of the
- * text passed in.
+ * of threads may encode and decode with one tokenizer at once.  Its one
+ * mutable part, the cache of BPE results for short pre-tokens, is guarded
+ * by striped mutexes inside the tokenizer.  Text is UTF-8; offsets count
+ * bytes and characters (Unicode code points) of the text passed in.
+ * docs/TOKENIZERS.md describes the behaviour in more detail.
  */
 #ifndef MAAS_TOKENIZER_H
 #define MAAS_TOKENIZER_H

@@ -152,10 +152,20 @@ void maas_avx2_softmax_row(float *x, int cols)
         return;
     }
 
-    /* Pass 2: x = exp(x - max) and the sum; exp(-inf) is 0. */
+    /* Pass 2: x = exp(x - max) and the sum; exp(-inf) is 0.  Two vectors
+     * per step so the exp chains overlap. */
     __m256 m = _mm256_set1_ps(max);
-    __m256 sum8 = _mm256_setzero_ps();
-    for (c = 0; c + 8 <= cols; c += 8) {
+    __m256 sum8 = _mm256_setzero_ps(), sum8b = _mm256_setzero_ps();
+    for (c = 0; c + 16 <= cols; c += 16) {
+        __m256 e0 = maas_avx2_exp(_mm256_sub_ps(_mm256_loadu_ps(x + c), m));
+        __m256 e1 = maas_avx2_exp(_mm256_sub_ps(_mm256_loadu_ps(x + c + 8), m));
+        _mm256_storeu_ps(x + c, e0);
+        _mm256_storeu_ps(x + c + 8, e1);
+        sum8 = _mm256_add_ps(sum8, e0);
+        sum8b = _mm256_add_ps(sum8b, e1);
+    }
+    sum8 = _mm256_add_ps(sum8, sum8b);
+    for (; c + 8 <= cols; c += 8) {
         __m256 e = maas_avx2_exp(_mm256_sub_ps(_mm256_loadu_ps(x + c), m));
         _mm256_storeu_ps(x + c, e);
         sum8 = _mm256_add_ps(sum8, e);
