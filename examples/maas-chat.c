@@ -18,10 +18,11 @@
  * is the prompt of every turn; the KV cache keeps the part already seen, so
  * a turn costs only its new tokens.
  *
- * When the transcript and room for a reply (-n tokens, at most a quarter of
- * the window) no longer fit in the context window, the oldest turns (message
- * and reply together) are dropped from the start of the transcript, right
- * after the system line, until it fits.  A note on stderr says how many. */
+ * Each turn keeps room for a reply of -n tokens (at most a quarter of the
+ * window).  When the transcript and that room no longer fit in the context
+ * window, the oldest turns (message and reply together) are dropped from the
+ * start of the transcript, right after the system line, until they fit.  A
+ * note on stderr says how many. */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>

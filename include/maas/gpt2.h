@@ -13,11 +13,11 @@
  *   maas_sampler       The sampling settings and random state of one
  *                      request, with its own buffers (one thread at a time).
  *
- * The model follows Hugging Face's GPT2LMHeadModel: learned token and
- * position embeddings, pre-LayerNorm blocks (epsilon from the config), a
- * fused QKV projection, causal multi-head attention, a GELU MLP, a final
- * LayerNorm and an LM head that is the token embedding unless the file has
- * a separate lm_head.weight.  Weights may be f32 or f16
+ * The model follows Hugging Face's GPT2LMHeadModel.  It has learned token
+ * and position embeddings and pre-LayerNorm blocks (epsilon from the
+ * config), each with a fused QKV projection, causal multi-head attention and
+ * a GELU MLP.  A final LayerNorm feeds the LM head, which is the token
+ * embedding unless the file has a separate lm_head.weight.  Weights may be f32 or f16
  * (`maas-convert --dtype f16`); activations and the KV cache are f32.
  *
  * Positions: a context holds at most n_ctx tokens (n_positions unless the
@@ -317,7 +317,7 @@ typedef struct maas_gpt2_generate_result {
  * maas_gpt2_context_reset first to start from nothing (the output is the
  * same either way).  Each call starts a new random state from
  * params->sampling.seed: the same seed repeats the same text.  Afterwards
- * the context holds the prompt and the generated tokens except the last
+ * the context contains the prompt and the generated tokens except the last
  * one, which was chosen but not evaluated.
  *
  * Streaming: on_text receives text as soon as it is complete UTF-8.  Text
