@@ -161,6 +161,9 @@ def main():
         "CPU time (summed over the process's threads) is the steadier figure, and its ratio "
         "is the fairer comparison; each libmaas case ran right before its PyTorch twin."
         % (load[0], os.cpu_count()),
+        "- The last column is PyTorch's CPU time divided by libmaas's: above 1 means libmaas "
+        "needed less CPU for the same work. ONNX Runtime was not measured (it is not installed "
+        "here).",
         "",
         "| model | case | threads | libmaas ms | PyTorch ms | libmaas CPU ms | PyTorch CPU ms | "
         "libmaas sentences/s | PyTorch sentences/s | PyTorch / libmaas (CPU) |",

@@ -14,6 +14,7 @@
 #include <cjson/cJSON.h>
 
 #include "maas.h"
+#include "cli.h"
 
 static void usage(FILE *out)
 {
@@ -158,6 +159,7 @@ int main(int argc, char **argv)
     const char *model_path = NULL, *file = NULL, *pooling_name = NULL, *hidden_out = NULL;
     int normalize = -1, threads = 0;
     bool json = false;
+    cli_program = "maas-embed";
 
     enum { OPT_POOLING = 256, OPT_NORMALIZE, OPT_NO_NORMALIZE, OPT_HIDDEN_OUT, OPT_JSON };
     static const struct option long_opts[] = {
@@ -177,7 +179,7 @@ int main(int argc, char **argv)
         switch (c) {
         case 'm': model_path = optarg; break;
         case 'f': file = optarg; break;
-        case 't': threads = atoi(optarg); break;
+        case 't': threads = (int)cli_parse_int("--threads", optarg, 0, 1024); break;
         case OPT_POOLING: pooling_name = optarg; break;
         case OPT_NORMALIZE: normalize = 1; break;
         case OPT_NO_NORMALIZE: normalize = 0; break;
@@ -206,6 +208,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "maas-embed: give texts either as arguments or with -f, not both\n");
         return 2;
     }
+
+    cli_check_output("--hidden-out", hidden_out, model_path);
+    cli_check_output("--hidden-out", hidden_out, file);
 
     /* Collect the texts. */
     char **texts = NULL;

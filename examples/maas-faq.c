@@ -17,6 +17,7 @@
 #include <cjson/cJSON.h>
 
 #include "maas.h"
+#include "cli.h"
 
 #define DEFAULT_THRESHOLD MAAS_FAQ_DEFAULT_THRESHOLD
 #define DEFAULT_RUNNERS_UP 2
@@ -126,28 +127,18 @@ int main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     int c;
-    char *end;
+    cli_program = "maas-faq";
     while ((c = getopt_long(argc, argv, "m:f:q:t:h", long_opts, NULL)) != -1) {
         switch (c) {
         case 'm': model_path = optarg; break;
         case 'f': faq_path = optarg; break;
         case 'q': question = optarg; break;
-        case 't': threads = atoi(optarg); break;
+        case 't': threads = (int)cli_parse_int("--threads", optarg, 0, 1024); break;
         case OPT_THRESHOLD:
-            threshold = strtof(optarg, &end);
-            if (*end != '\0' || threshold < -1.0f || threshold > 1.0f) {
-                fprintf(stderr, "maas-faq: invalid --threshold \"%s\": expected a number from -1 to 1\n",
-                        optarg);
-                return 2;
-            }
+            threshold = (float)cli_parse_float("--threshold", optarg, -1.0, 1.0);
             break;
         case OPT_RUNNERS:
-            runners_up = atoi(optarg);
-            if (runners_up < 0 || runners_up > MAX_RUNNERS_UP) {
-                fprintf(stderr, "maas-faq: invalid --runners-up %s: expected 0 to %d\n", optarg,
-                        MAX_RUNNERS_UP);
-                return 2;
-            }
+            runners_up = (int)cli_parse_int("--runners-up", optarg, 0, MAX_RUNNERS_UP);
             break;
         case OPT_NO_CACHE: use_cache = false; break;
         case OPT_JSON: json = true; break;

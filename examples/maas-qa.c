@@ -14,6 +14,7 @@
 #include <cjson/cJSON.h>
 
 #include "maas.h"
+#include "cli.h"
 
 static void usage(FILE *out)
 {
@@ -139,6 +140,7 @@ int main(int argc, char **argv)
     const char *model_path = NULL, *context_path = NULL, *question = NULL, *logits_out = NULL;
     bool json = false;
     int threads = 0;
+    cli_program = "maas-qa";
     maas_qa_options opts;
     maas_qa_options_default(&opts);
 
@@ -164,12 +166,12 @@ int main(int argc, char **argv)
         case 'm': model_path = optarg; break;
         case 'c': context_path = optarg; break;
         case 'q': question = optarg; break;
-        case 'k': opts.top_k = atoi(optarg); break;
-        case 't': threads = atoi(optarg); break;
+        case 'k': opts.top_k = (int)cli_parse_int("--top-k", optarg, 1, 1000); break;
+        case 't': threads = (int)cli_parse_int("--threads", optarg, 0, 1024); break;
         case OPT_JSON: json = true; break;
-        case OPT_MAX_SEQ: opts.max_seq_len = atoi(optarg); break;
-        case OPT_STRIDE: opts.doc_stride = atoi(optarg); break;
-        case OPT_MAX_ANSWER: opts.max_answer_len = atoi(optarg); break;
+        case OPT_MAX_SEQ: opts.max_seq_len = (int)cli_parse_int("--max-seq-len", optarg, 1, 1 << 20); break;
+        case OPT_STRIDE: opts.doc_stride = (int)cli_parse_int("--doc-stride", optarg, 0, 1 << 20); break;
+        case OPT_MAX_ANSWER: opts.max_answer_len = (int)cli_parse_int("--max-answer-len", optarg, 1, 1 << 20); break;
         case OPT_NO_ANSWER: opts.handle_impossible_answer = true; break;
         case OPT_LOGITS: logits_out = optarg; break;
         case 'h': usage(stdout); return 0;
@@ -187,6 +189,9 @@ int main(int argc, char **argv)
         return 2;
     }
 
+    cli_check_regular_file("--context", context_path);
+    cli_check_output("--logits-out", logits_out, model_path);
+    cli_check_output("--logits-out", logits_out, context_path);
     size_t context_len = 0;
     char *context = read_file(context_path, &context_len);
     if (!context) {
