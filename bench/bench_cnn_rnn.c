@@ -9,8 +9,8 @@
  *     median time and GFLOP/s (2 * MACs / time);
  *   - the character RNN (build/fixtures/charnn-kjv.maas): characters/s for
  *     a 256-character prompt in one pass and for one-character steps.
- * Times are medians over repeats.  bench/conv2d_vs_torch.py runs the conv2d
- * part beside PyTorch's conv2d.  Run `make fixtures` first.
+ * Times are medians over repeats.  bench/cnn_rnn_vs_torch.py runs the same
+ * work in PyTorch beside it.  Run `make fixtures` first.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -9,9 +9,11 @@
  * and 330 MB, outside git).  Speed does not depend on the values.
  *
  *   build/bench/bench_gpt2 [--csv FILE] [--threads 1,2] [--quick]
+ *   build/bench/bench_gpt2 --ggml-out DIR
  *
  * Results go to stdout as a table; --csv also writes them for
- * bench/plot_gpt2.py. */
+ * bench/plot_gpt2.py.  --ggml-out only writes the same weights in the file
+ * format of ggml's examples/gpt-2, for the peer comparison. */
 #include <cblas.h>
 #include <errno.h>
 #include <omp.h>
@@ -108,25 +110,31 @@ static int write_random_model(const char *path, bool f16)
     const float s = 0.035f;  /* uniform(+-0.035) has GPT-2's std 0.02 */
     int rc = add_tensor(w, ws, "wte.weight", N_VOCAB, N_EMBD, s, 0, f16) |
              add_tensor(w, ws, "wpe.weight", N_POS, N_EMBD, s / 2, 0, f16);
-    for (int l = 0; l < N_LAYER && rc == 0; l++) {
-        char n[48];
-#define ADD(suffix, rows, cols, scale, offset)                               \
-        (snprintf(n, sizeof n, "h.%d." suffix, l),                          \
-         add_tensor(w, ws, n, rows, cols, scale, offset, f16))
-        rc |= ADD("ln_1.weight", N_EMBD, 0, 0.1f, 1.0f);
-        rc |= ADD("ln_1.bias", N_EMBD, 0, 0.02f, 0.0f);
-        rc |= ADD("attn.c_attn.weight", 3 * N_EMBD, N_EMBD, s, 0.0f);
-        rc |= ADD("attn.c_attn.bias", 3 * N_EMBD, 0, 0.02f, 0.0f);
-        rc |= ADD("attn.c_proj.weight", N_EMBD, N_EMBD, s, 0.0f);
-        rc |= ADD("attn.c_proj.bias", N_EMBD, 0, 0.02f, 0.0f);
-        rc |= ADD("ln_2.weight", N_EMBD, 0, 0.1f, 1.0f);
-        rc |= ADD("ln_2.bias", N_EMBD, 0, 0.02f, 0.0f);
-        rc |= ADD("mlp.c_fc.weight", N_INNER, N_EMBD, s, 0.0f);
-        rc |= ADD("mlp.c_fc.bias", N_INNER, 0, 0.02f, 0.0f);
-        rc |= ADD("mlp.c_proj.weight", N_EMBD, N_INNER, s, 0.0f);
-        rc |= ADD("mlp.c_proj.bias", N_EMBD, 0, 0.02f, 0.0f);
-#undef ADD
-    }
+    const struct {
+        const char *suffix;
+        int rows, cols;       /* cols 0: a vector */
+        float scale, offset;
+    } parts[] = {
+        {"ln_1.weight", N_EMBD, 0, 0.1f, 1.0f},
+        {"ln_1.bias", N_EMBD, 0, 0.02f, 0.0f},
+        {"attn.c_attn.weight", 3 * N_EMBD, N_EMBD, s, 0.0f},
+        {"attn.c_attn.bias", 3 * N_EMBD, 0, 0.02f, 0.0f},
+        {"attn.c_proj.weight", N_EMBD, N_EMBD, s, 0.0f},
+        {"attn.c_proj.bias", N_EMBD, 0, 0.02f, 0.0f},
+        {"ln_2.weight", N_EMBD, 0, 0.1f, 1.0f},
+        {"ln_2.bias", N_EMBD, 0, 0.02f, 0.0f},
+        {"mlp.c_fc.weight", N_INNER, N_EMBD, s, 0.0f},
+        {"mlp.c_fc.bias", N_INNER, 0, 0.02f, 0.0f},
+        {"mlp.c_proj.weight", N_EMBD, N_INNER, s, 0.0f},
+        {"mlp.c_proj.bias", N_EMBD, 0, 0.02f, 0.0f},
+    };
+    for (int l = 0; l < N_LAYER && rc == 0; l++)
+        for (size_t k = 0; k < sizeof parts / sizeof parts[0]; k++) {
+            char n[48];
+            snprintf(n, sizeof n, "h.%d.%s", l, parts[k].suffix);
+            rc |= add_tensor(w, ws, n, parts[k].rows, parts[k].cols,
+                             parts[k].scale, parts[k].offset, f16);
+        }
     rc |= add_tensor(w, ws, "ln_f.weight", N_EMBD, 0, 0.1f, 1.0f, f16);
     rc |= add_tensor(w, ws, "ln_f.bias", N_EMBD, 0, 0.02f, 0.0f, f16);
     if (rc == 0 && maas_writer_write(w, path, NULL, NULL) != MAAS_OK)
@@ -138,6 +146,104 @@ static int write_random_model(const char *path, bool f16)
         free(ws->data[i]);
     free(ws);
     maas_writer_free(w);
+    return rc;
+}
+
+/* ---- the same weights for ggml's examples/gpt-2 --------------------------------- */
+
+static int write_i32(FILE *fp, int32_t v)
+{
+    return fwrite(&v, sizeof v, 1, fp) == 1 ? 0 : -1;
+}
+
+/* Names of ggml's gpt-2 example for our tensor names ("h.3.attn.c_attn.weight"
+ * becomes "model/h3/attn/c_attn/w"). */
+static void ggml_name(const char *name, char *out, size_t cap)
+{
+    int layer;
+    char part[64];
+    if (!strcmp(name, "wte.weight"))
+        snprintf(out, cap, "model/wte");
+    else if (!strcmp(name, "wpe.weight"))
+        snprintf(out, cap, "model/wpe");
+    else if (!strncmp(name, "ln_f.", 5))
+        snprintf(out, cap, "model/ln_f/%s", strcmp(name + 5, "weight") ? "b" : "g");
+    else if (sscanf(name, "h.%d.%63s", &layer, part) == 2) {
+        char *last = strrchr(part, '.');
+        const char *kind = !strcmp(last + 1, "bias") ? "b"
+                         : !strncmp(part, "ln_", 3) ? "g" : "w";
+        *last = '\0';
+        for (char *c = part; *c; c++)
+            if (*c == '.')
+                *c = '/';
+        snprintf(out, cap, "model/h%d/%s/%s", layer, part, kind);
+    } else {
+        snprintf(out, cap, "%s", name);
+    }
+}
+
+/* Writes a .maas GPT-2 in the file format of ggml's examples/gpt-2 (magic,
+ * hyperparameters, vocabulary, then each tensor with its dims innermost
+ * first).  Weight matrices keep their dtype, except that the example wants
+ * wpe in f32.  The vocabulary is the 256 bytes plus filler tokens, so a
+ * prompt of 128 letters is 128 tokens there too. */
+static int export_ggml(const char *maas_path, const char *out_path, bool f16)
+{
+    maas_file *f;
+    if (maas_file_open(maas_path, &f) != MAAS_OK) {
+        fprintf(stderr, "bench_gpt2: %s\n", maas_last_error());
+        return -1;
+    }
+    FILE *fp = fopen(out_path, "wb");
+    if (!fp) {
+        fprintf(stderr, "bench_gpt2: cannot write %s: %s\n", out_path,
+                strerror(errno));
+        maas_file_close(f);
+        return -1;
+    }
+    int rc = write_i32(fp, 0x67676d6c) | write_i32(fp, N_VOCAB) |
+             write_i32(fp, N_POS) | write_i32(fp, N_EMBD) |
+             write_i32(fp, N_HEAD) | write_i32(fp, N_LAYER) |
+             write_i32(fp, f16 ? 1 : 0) | write_i32(fp, N_VOCAB);
+    for (int i = 0; i < N_VOCAB && rc == 0; i++) {
+        char token[16];
+        int len = i < 256 ? 1 : snprintf(token, sizeof token, "<%d>", i);
+        if (i < 256)
+            token[0] = (char)i;
+        rc = write_i32(fp, len) | (fwrite(token, 1, (size_t)len, fp) == (size_t)len ? 0 : -1);
+    }
+
+    float *row = malloc(N_EMBD * sizeof *row);
+    for (uint32_t i = 0; i < maas_file_tensor_count(f) && rc == 0 && row; i++) {
+        maas_tensor t;
+        char name[96];
+        maas_file_tensor_at(f, i, &t);
+        ggml_name(maas_file_tensor_name(f, i), name, sizeof name);
+        bool to_f32 = !strcmp(name, "model/wpe") && t.dtype == MAAS_DTYPE_F16;
+        rc |= write_i32(fp, t.n_dims) | write_i32(fp, (int32_t)strlen(name)) |
+              write_i32(fp, to_f32 || t.dtype == MAAS_DTYPE_F32 ? 0 : 1);
+        for (int d = t.n_dims - 1; d >= 0; d--)
+            rc |= write_i32(fp, (int32_t)t.shape[d]);
+        rc |= fwrite(name, 1, strlen(name), fp) == strlen(name) ? 0 : -1;
+        if (to_f32) {
+            for (int64_t r = 0; r < t.shape[0] && rc == 0; r++) {
+                maas_convert_to_f32(row, (const uint16_t *)t.data + r * N_EMBD,
+                                    MAAS_DTYPE_F16, N_EMBD);
+                rc |= fwrite(row, sizeof *row, N_EMBD, fp) == N_EMBD ? 0 : -1;
+            }
+        } else {
+            size_t bytes = maas_tensor_nbytes(&t);
+            rc |= fwrite(t.data, 1, bytes, fp) == bytes ? 0 : -1;
+        }
+    }
+    if (!row)
+        rc = -1;
+    free(row);
+    if (fclose(fp) != 0)
+        rc = -1;
+    maas_file_close(f);
+    if (rc != 0)
+        fprintf(stderr, "bench_gpt2: writing %s failed\n", out_path);
     return rc;
 }
 
@@ -305,11 +411,13 @@ static int ensure_model(const char *path, bool f16)
 
 int main(int argc, char **argv)
 {
-    const char *csv_path = NULL;
+    const char *csv_path = NULL, *ggml_dir = NULL;
     int thread_counts[2] = {1, 2}, n_counts = 2, reps = 3;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--csv") && i + 1 < argc) {
             csv_path = argv[++i];
+        } else if (!strcmp(argv[i], "--ggml-out") && i + 1 < argc) {
+            ggml_dir = argv[++i];
         } else if (!strcmp(argv[i], "--quick")) {
             reps = 1;
         } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
@@ -322,7 +430,7 @@ int main(int argc, char **argv)
             }
         } else {
             fprintf(stderr, "usage: bench_gpt2 [--csv FILE] [--threads N[,M]] "
-                    "[--quick]\n");
+                    "[--quick] [--ggml-out DIR]\n");
             return 2;
         }
     }
@@ -334,6 +442,18 @@ int main(int argc, char **argv)
     for (int d = 0; d < 2; d++)
         if (ensure_model(paths[d], d == 1) != 0)
             return 1;
+    if (ggml_dir) {
+        /* Only export: the peer is timed by bench/peers_gpt2.sh. */
+        for (int d = 0; d < 2; d++) {
+            char out[512];
+            snprintf(out, sizeof out, "%s/gpt2-124m-random-%s.bin", ggml_dir,
+                     dtypes[d]);
+            if (export_ggml(paths[d], out, d == 1) != 0)
+                return 1;
+            printf("wrote %s\n", out);
+        }
+        return 0;
+    }
 
     printf("GPT-2 124M-shaped random weights: prompt %d tokens, %d new tokens "
            "(greedy), %s kernels, best of %d\n", PROMPT_TOKENS, NEW_TOKENS,

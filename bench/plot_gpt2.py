@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Draw the GPT-2 benchmark as a PNG bar chart of tokens per second.
 
-Reads the CSV that `build/bench/bench_gpt2 --csv FILE` writes (columns
-engine, dtype, threads, prompt_tok_s, gen_tok_s, ...); rows of other engines
-with the same columns may be appended to it.  Draws prompt processing and
+Reads the CSV that `build/bench/bench_gpt2 --csv FILE` writes, with the
+columns engine, dtype, threads, prompt_tok_s, gen_tok_s and more.  Rows of
+other engines with the same columns may be appended to it.  Draws prompt processing and
 generation side by side, grouped by dtype and thread count, with the
 memory-bandwidth limit of generation as a marker.
 
-    /work/venv/bin/python bench/plot_gpt2.py build/bench/gpt2.csv docs/gpt2-speed.png
+    /work/venv/bin/python bench/plot_gpt2.py build/bench/gpt2.csv docs/gpt2-speed.png [NOTE]
+
+NOTE, when given, is added to the title (for example the machine and load).
 
 Needs matplotlib (pip install matplotlib).
 """
@@ -22,8 +24,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 
 def main():
-    if len(sys.argv) != 3:
-        sys.exit("usage: plot_gpt2.py RESULTS.csv OUT.png")
+    if len(sys.argv) not in (3, 4):
+        sys.exit("usage: plot_gpt2.py RESULTS.csv OUT.png [NOTE]")
     with open(sys.argv[1], newline="") as f:
         rows = list(csv.DictReader(f))
     if not rows:
@@ -44,11 +46,14 @@ def main():
             for dtype, threads in groups:
                 match = [r for r in rows if r["engine"] == engine and
                          r["dtype"] == dtype and int(r["threads"]) == threads]
-                values.append(float(match[0][column]) if match else 0.0)
+                # A missing or empty cell (a failed measurement) draws no bar.
+                cell = match[0][column] if match else ""
+                values.append(float(cell) if cell else 0.0)
             xs = [g + (e - (len(engines) - 1) / 2) * width
                   for g in range(len(groups))]
             bars = ax.bar(xs, values, width, label=engine)
-            ax.bar_label(bars, fmt="%.1f", fontsize=7)
+            ax.bar_label(bars, labels=[f"{v:.1f}" if v else "n/a"
+                                       for v in values], fontsize=7)
         if column == "gen_tok_s":
             for g, (dtype, threads) in enumerate(groups):
                 limit = [float(r["limit_tok_s"]) for r in rows
@@ -61,7 +66,10 @@ def main():
         ax.set_ylabel("tokens/s")
         ax.set_title(title)
         ax.legend(fontsize=8)
-    fig.suptitle("GPT-2 124M-shaped weights")
+    title = "GPT-2 124M-shaped weights"
+    if len(sys.argv) > 3:
+        title += f" ({sys.argv[3]})"
+    fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(sys.argv[2], dpi=110)
     print(f"wrote {sys.argv[2]}")

@@ -39,10 +39,9 @@ static double now_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static int fail(const char *what, maas_status st)
+static void report(const char *what, maas_status st)
 {
     fprintf(stderr, "maas-charnn: %s: %s (%s)\n", what, maas_last_error(), maas_status_name(st));
-    return 1;
 }
 
 /* Returns a double in [0, 1) from splitmix64, a small, well-mixed generator. */
@@ -111,29 +110,43 @@ int main(int argc, char **argv)
     maas_file *file = NULL;
     maas_rnn *model = NULL;
     maas_rnn_context *ctx = NULL;
+    int32_t *ids = NULL;
+    int n_ids, rc = 1;
     maas_status st = maas_file_open(model_path, &file);
-    if (st != MAAS_OK)
-        return fail("cannot open the model", st);
-    if ((st = maas_rnn_load(file, &model)) != MAAS_OK)
-        return fail("cannot load the model", st);
-    int n_ids;
-    if ((st = maas_rnn_encode(model, prefix, NULL, 0, &n_ids)) != MAAS_OK)
-        return fail("cannot encode the prefix", st);
-    if (n_ids < 1) {
-        fprintf(stderr, "maas-charnn: the prefix is empty; give at least one character\n");
-        return 2;
+    if (st != MAAS_OK) {
+        report("cannot open the model", st);
+        goto done;
     }
-    int32_t *ids = malloc((size_t)n_ids * sizeof *ids);
-    if (!ids)
-        return fail("out of memory", MAAS_ERR_OUT_OF_MEMORY);
+    if ((st = maas_rnn_load(file, &model)) != MAAS_OK) {
+        report("cannot load the model", st);
+        goto done;
+    }
+    if ((st = maas_rnn_encode(model, prefix, NULL, 0, &n_ids)) != MAAS_OK) {
+        report("cannot encode the prefix", st);
+        goto done;
+    }
+    if (n_ids < 1) {
+        fprintf(stderr, "maas-charnn: the prefix is empty. Give at least one character\n");
+        rc = 2;
+        goto done;
+    }
+    ids = malloc((size_t)n_ids * sizeof *ids);
+    if (!ids) {
+        fprintf(stderr, "maas-charnn: out of memory for %d ids\n", n_ids);
+        goto done;
+    }
     maas_rnn_encode(model, prefix, ids, n_ids, &n_ids);
-    if ((st = maas_rnn_context_create(model, n_ids, n_threads, &ctx)) != MAAS_OK)
-        return fail("cannot create a context", st);
+    if ((st = maas_rnn_context_create(model, n_ids, n_threads, &ctx)) != MAAS_OK) {
+        report("cannot create a context", st);
+        goto done;
+    }
 
     /* Step 2: the prefix in one forward pass. */
     double start = now_seconds();
-    if ((st = maas_rnn_forward(ctx, ids, n_ids, NULL)) != MAAS_OK)
-        return fail("forward pass failed", st);
+    if ((st = maas_rnn_forward(ctx, ids, n_ids, NULL)) != MAAS_OK) {
+        report("forward pass failed", st);
+        goto done;
+    }
     double prefix_done = now_seconds();
     fputs(prefix, stdout);
 
@@ -143,8 +156,10 @@ int main(int argc, char **argv)
     for (long i = 0; i < n_chars; i++) {
         int32_t next = sample(maas_rnn_last_logits(ctx), V, temp, &rng);
         fputs(maas_rnn_token(model, next), stdout);
-        if ((st = maas_rnn_forward(ctx, &next, 1, NULL)) != MAAS_OK)
-            return fail("forward pass failed", st);
+        if ((st = maas_rnn_forward(ctx, &next, 1, NULL)) != MAAS_OK) {
+            report("forward pass failed", st);
+            goto done;
+        }
     }
     putchar('\n');
     double end = now_seconds();
@@ -152,10 +167,12 @@ int main(int argc, char **argv)
     fprintf(stderr, "maas-charnn: prefix %d characters in %.3f ms; %ld characters generated "
             "in %.3f ms (%.0f characters/s)\n", n_ids, (prefix_done - start) * 1e3, n_chars,
             (end - prefix_done) * 1e3, (end - prefix_done) > 0 ? n_chars / (end - prefix_done) : 0.0);
+    rc = 0;
 
+done:
     free(ids);
     maas_rnn_context_free(ctx);
     maas_rnn_free(model);
     maas_file_close(file);
-    return 0;
+    return rc;
 }

@@ -36,10 +36,9 @@ static double now_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static int fail(const char *what, maas_status st)
+static void report(const char *what, maas_status st)
 {
     fprintf(stderr, "maas-digits: %s: %s (%s)\n", what, maas_last_error(), maas_status_name(st));
-    return 1;
 }
 
 int main(int argc, char **argv)
@@ -67,42 +66,56 @@ int main(int argc, char **argv)
     maas_file *file = NULL;
     maas_cnn *model = NULL;
     maas_cnn_context *ctx = NULL;
+    float *images = NULL;
+    int *labels = NULL, *classes = NULL;
+    size_t n = 0;
+    int rc = 1;
     maas_status st = maas_file_open(model_path, &file);
-    if (st != MAAS_OK)
-        return fail("cannot open the model", st);
-    if ((st = maas_cnn_load(file, &model)) != MAAS_OK)
-        return fail("cannot load the model", st);
-    if ((st = maas_cnn_context_create(model, max_batch, n_threads, &ctx)) != MAAS_OK)
-        return fail("cannot create a context", st);
+    if (st != MAAS_OK) {
+        report("cannot open the model", st);
+        goto done;
+    }
+    if ((st = maas_cnn_load(file, &model)) != MAAS_OK) {
+        report("cannot load the model", st);
+        goto done;
+    }
+    if ((st = maas_cnn_context_create(model, max_batch, n_threads, &ctx)) != MAAS_OK) {
+        report("cannot create a context", st);
+        goto done;
+    }
     int c, h, w;
     maas_cnn_input_shape(model, &c, &h, &w);
+    size_t image_size = (size_t)c * h * w;
 
     /* Step 2: the images. */
     FILE *fp = input_path ? fopen(input_path, "r") : stdin;
     if (!fp) {
         perror(input_path);
-        return 1;
+        goto done;
     }
-    float *images;
-    int *labels;
-    size_t n;
-    st = maas_cnn_read_images(fp, input_path ? input_path : "<stdin>", (size_t)c * h * w,
-                              &images, &labels, &n);
+    st = maas_cnn_read_images(fp, input_path ? input_path : "<stdin>", image_size, &images,
+                              &labels, &n);
     if (fp != stdin)
         fclose(fp);
-    if (st != MAAS_OK)
-        return fail("cannot read the images", st);
+    if (st != MAAS_OK) {
+        report("cannot read the images", st);
+        goto done;
+    }
 
     /* Step 3: classify in batches and print one class a line. */
-    int *classes = malloc((n ? n : 1) * sizeof *classes);
-    if (!classes)
-        return fail("out of memory", MAAS_ERR_OUT_OF_MEMORY);
+    classes = malloc((n ? n : 1) * sizeof *classes);
+    if (!classes) {
+        fprintf(stderr, "maas-digits: out of memory for %zu classes\n", n);
+        goto done;
+    }
     double start = now_seconds();
     for (size_t i = 0; i < n; i += (size_t)max_batch) {
         int batch = (int)(n - i < (size_t)max_batch ? n - i : (size_t)max_batch);
-        st = maas_cnn_classify(ctx, images + i * (size_t)c * h * w, batch, classes + i);
-        if (st != MAAS_OK)
-            return fail("forward pass failed", st);
+        st = maas_cnn_classify(ctx, images + i * image_size, batch, classes + i);
+        if (st != MAAS_OK) {
+            report("forward pass failed", st);
+            goto done;
+        }
     }
     double elapsed = now_seconds() - start;
     size_t labelled = 0, correct = 0;
@@ -124,12 +137,14 @@ int main(int argc, char **argv)
     if (labelled > 0)
         fprintf(stderr, "maas-digits: accuracy %zu/%zu = %.2f%%\n", correct, labelled,
                 100.0 * (double)correct / (double)labelled);
+    rc = 0;
 
+done:
     free(classes);
     free(images);
     free(labels);
     maas_cnn_context_free(ctx);
     maas_cnn_free(model);
     maas_file_close(file);
-    return 0;
+    return rc;
 }

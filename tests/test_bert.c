@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -256,6 +257,56 @@ static void pooling_names_round_trip(void **state)
     assert_null(maas_pooling_name(MAAS_POOLING_COUNT));
 }
 
+/* One model shared by two threads, each with its own context: both get the
+ * golden embeddings. */
+typedef struct shared_job {
+    const maas_bert *model;
+    const sentences *s;
+    float *out;
+    maas_status status;
+} shared_job;
+
+static void *embed_in_thread(void *arg)
+{
+    shared_job *job = arg;
+    maas_bert_context_params p;
+    maas_bert_context_params_default(job->model, &p);
+    p.n_threads = 1;
+    maas_bert_context *ctx = NULL;
+    job->status = maas_bert_context_create(job->model, &p, &ctx);
+    const maas_bert_config *cfg = maas_bert_get_config(job->model);
+    maas_bert_batch b = {job->s->n, job->s->lens, job->s->ids, NULL};
+    for (int round = 0; round < 20 && job->status == MAAS_OK; round++)
+        job->status = maas_bert_pool(ctx, &b, cfg->pooling, cfg->normalize, job->out);
+    maas_bert_context_free(ctx);
+    return NULL;
+}
+
+static void model_shared_across_threads(void **state)
+{
+    (void)state;
+    sentences s;
+    load_sentences("bert-tiny", &s);
+    maas_bert *model = open_model(MODELS "bert-tiny.maas");
+    const int C = maas_bert_get_config(model)->hidden_size;
+    float *want = golden_f32("bert-tiny", "pooled.bin", (size_t)s.n * C);
+    shared_job jobs[2];
+    pthread_t threads[2];
+    for (int i = 0; i < 2; i++) {
+        jobs[i] = (shared_job){model, &s, malloc((size_t)s.n * C * sizeof(float)), MAAS_OK};
+        assert_int_equal(pthread_create(&threads[i], NULL, embed_in_thread, &jobs[i]), 0);
+    }
+    for (int i = 0; i < 2; i++) {
+        pthread_join(threads[i], NULL);
+        assert_int_equal(jobs[i].status, MAAS_OK);
+        test_assert_close("pooled in a second thread", jobs[i].out, want, (size_t)s.n * C, F32_TOL, 0);
+        free(jobs[i].out);
+    }
+    free(want);
+    maas_bert_free(model);
+    cJSON_Delete(s.json);
+}
+
 /* ---- question answering ---- */
 
 static void qa_logits_match_golden(void **state)
@@ -363,7 +414,7 @@ static void qa_answers_match_pipeline(void **state)
     check_pipeline_cases(MODELS "bert-qa-tiny.maas", 0, 1e-4);
 }
 
-/* A context that holds one 384-token window per pass: the windows of the
+/* A context with room for one 384-token window per pass: the windows of the
  * long cases run in several passes. */
 static void qa_windows_in_several_passes(void **state)
 {
@@ -604,6 +655,7 @@ int main(void)
         cmocka_unit_test(pooled_mean_normalized),
         cmocka_unit_test(pooled_cls_odd_sizes),
         cmocka_unit_test(pooling_names_round_trip),
+        cmocka_unit_test(model_shared_across_threads),
         cmocka_unit_test(qa_logits_match_golden),
         cmocka_unit_test(qa_answers_match_pipeline),
         cmocka_unit_test(qa_windows_in_several_passes),

@@ -125,21 +125,27 @@ static void test_digits_layers_match_torch(void **state)
         assert_true(d.images[j] / 16.0f == input[j]);
     free(input);
 
+    /* Every kernel tier the CPU has. */
     maas_cnn_context *ctx;
     assert_int_equal(maas_cnn_context_create(d.model, n_img, 2, &ctx), MAAS_OK);
-    assert_int_equal(maas_cnn_forward(ctx, d.images, n_img, NULL), MAAS_OK);
-    for (int i = 0; i < maas_cnn_n_layers(d.model); i++) {
-        char path[256], what[64];
-        snprintf(path, sizeof path, GOLDEN "layer_%02d.bin", i);
-        snprintf(what, sizeof what, "layer %d (%s)", i,
-                 maas_cnn_layer_kind_name(maas_cnn_layer_kind_at(d.model, i)));
-        float *want = test_read_f32(path, &n);
-        assert_int_equal(n, (size_t)n_img * maas_cnn_layer_shape(d.model, i, NULL, NULL));
-        test_assert_close(what, maas_cnn_layer_output(ctx, i), want, n, LAYER_TOL, 0.0);
-        print_message("%s: max abs diff %.3g\n", what,
-                      test_max_abs_diff(maas_cnn_layer_output(ctx, i), want, n));
-        free(want);
+    maas_isa best = maas_kernels_isa();
+    for (int isa = 0; isa <= (int)best; isa++) {
+        assert_int_equal(maas_kernels_set_isa((maas_isa)isa), MAAS_OK);
+        assert_int_equal(maas_cnn_forward(ctx, d.images, n_img, NULL), MAAS_OK);
+        for (int i = 0; i < maas_cnn_n_layers(d.model); i++) {
+            char path[256], what[64];
+            snprintf(path, sizeof path, GOLDEN "layer_%02d.bin", i);
+            snprintf(what, sizeof what, "%s: layer %d (%s)", maas_isa_name((maas_isa)isa), i,
+                     maas_cnn_layer_kind_name(maas_cnn_layer_kind_at(d.model, i)));
+            float *want = test_read_f32(path, &n);
+            assert_int_equal(n, (size_t)n_img * maas_cnn_layer_shape(d.model, i, NULL, NULL));
+            test_assert_close(what, maas_cnn_layer_output(ctx, i), want, n, LAYER_TOL, 0.0);
+            print_message("%s: max abs diff %.3g\n", what,
+                          test_max_abs_diff(maas_cnn_layer_output(ctx, i), want, n));
+            free(want);
+        }
     }
+    assert_int_equal(maas_kernels_set_isa(best), MAAS_OK);
     maas_cnn_context_free(ctx);
     close_digits(&d);
 }
@@ -186,6 +192,28 @@ static void test_digits_predictions_match_torch(void **state)
     }
     free(want);
     close_digits(&d);
+}
+
+/* The example program prints PyTorch's class for every held-out image. */
+static void test_maas_digits_program_output(void **state)
+{
+    (void)state;
+    size_t n_want;
+    int *want = read_predictions(&n_want);
+    FILE *out = popen("build/bin/maas-digits -m " MODEL_F32 " -t 1 -b 50 " HELDOUT
+                      " 2>/dev/null", "r");
+    assert_non_null(out);
+    char line[64];
+    size_t n = 0;
+    while (fgets(line, sizeof line, out)) {
+        assert_true(n < n_want);
+        if (atoi(line) != want[n])
+            fail_msg("maas-digits line %zu is %s, PyTorch says %d", n + 1, line, want[n]);
+        n++;
+    }
+    assert_int_equal(pclose(out), 0);
+    assert_int_equal(n, n_want);
+    free(want);
 }
 
 /* f16 linear weights change the logits by rounding only. */
@@ -417,15 +445,26 @@ static void check_conv2d(const char *what, maas_conv2d_params p, bool with_bias)
         bias[i] = random_uniform();
 
     naive_conv2d(want, in, w, with_bias ? bias : NULL, &p);
-    for (int threads = 1; threads <= 2; threads++) {
-        float *scratch = malloc((maas_conv2d_scratch_floats(&p, threads) + 1) * sizeof *scratch);
-        memset(got, 0xff, n_out * sizeof *got);
-        assert_int_equal(maas_conv2d_f32(got, in, w, with_bias ? bias : NULL, &p, scratch,
-                                         threads), MAAS_OK);
-        /* Sums of up to 7*7*3 or 3*3*64 products of values in [-1, 1]. */
-        test_assert_close(what, got, want, n_out, 1e-4, 1e-4);
-        free(scratch);
+
+    /* Every kernel tier the CPU has, with one and two threads. */
+    maas_isa best = maas_kernels_isa();
+    for (int isa = 0; isa <= (int)best; isa++) {
+        assert_int_equal(maas_kernels_set_isa((maas_isa)isa), MAAS_OK);
+        for (int threads = 1; threads <= 2; threads++) {
+            char label[160];
+            snprintf(label, sizeof label, "%s (%s, %d thread%s)", what,
+                     maas_isa_name((maas_isa)isa), threads, threads > 1 ? "s" : "");
+            size_t scratch_floats = maas_conv2d_scratch_floats(&p, threads);
+            float *scratch = malloc((scratch_floats + 1) * sizeof *scratch);
+            memset(got, 0xff, n_out * sizeof *got);
+            assert_int_equal(maas_conv2d_f32(got, in, w, with_bias ? bias : NULL, &p, scratch,
+                                             threads), MAAS_OK);
+            /* Sums of up to 7*7*3 or 3*3*64 products of values in [-1, 1]. */
+            test_assert_close(label, got, want, n_out, 1e-4, 1e-4);
+            free(scratch);
+        }
     }
+    assert_int_equal(maas_kernels_set_isa(best), MAAS_OK);
     free(in);
     free(w);
     free(bias);
@@ -471,6 +510,7 @@ int main(void)
         cmocka_unit_test(test_digits_model_shape),
         cmocka_unit_test(test_digits_layers_match_torch),
         cmocka_unit_test(test_digits_predictions_match_torch),
+        cmocka_unit_test(test_maas_digits_program_output),
         cmocka_unit_test(test_digits_f16_close_to_torch),
         cmocka_unit_test(test_digits_context_limits),
         cmocka_unit_test(test_cnn_load_rejects_bad_models),

@@ -392,6 +392,125 @@ static void one_and_two_threads_same_tokens(void **state)
     }
 }
 
+/* Writes a GPT-2 with random weights (n_embd 256, 4 heads, 2 layers,
+ * vocabulary 2048) large enough that the kernels use two threads for every
+ * product, unlike the fixtures. */
+static void write_medium_model(const char *path)
+{
+    enum { C = 256, L = 2, V = 2048, P = 128, I = 4 * C };
+    maas_writer *w;
+    assert_int_equal(maas_writer_create("gpt2", &w), MAAS_OK);
+    maas_writer_set_u32(w, "n_layer", L);
+    maas_writer_set_u32(w, "n_head", 4);
+    maas_writer_set_u32(w, "n_embd", C);
+    maas_writer_set_u32(w, "n_positions", P);
+    maas_writer_set_u32(w, "vocab_size", V);
+    maas_writer_set_u32(w, "n_inner", I);
+    maas_writer_set_f32(w, "layer_norm_epsilon", 1e-5f);
+
+    const struct {
+        const char *name;
+        int rows, cols;  /* cols 0: a vector */
+    } parts[] = {
+        {"ln_1.weight", C, 0}, {"ln_1.bias", C, 0},
+        {"attn.c_attn.weight", 3 * C, C}, {"attn.c_attn.bias", 3 * C, 0},
+        {"attn.c_proj.weight", C, C}, {"attn.c_proj.bias", C, 0},
+        {"ln_2.weight", C, 0}, {"ln_2.bias", C, 0},
+        {"mlp.c_fc.weight", I, C}, {"mlp.c_fc.bias", I, 0},
+        {"mlp.c_proj.weight", C, I}, {"mlp.c_proj.bias", C, 0},
+    };
+    enum { N_PARTS = sizeof parts / sizeof parts[0] };
+    float *data[2 + L * N_PARTS + 2];
+    char names[2 + L * N_PARTS + 2][48];
+    int n = 0;
+    uint32_t seed = 12345;
+    for (int t = 0; t < 2 + L * N_PARTS + 2; t++) {
+        int rows, cols;
+        if (t == 0) {
+            rows = V, cols = C;
+            snprintf(names[t], sizeof names[t], "wte.weight");
+        } else if (t == 1) {
+            rows = P, cols = C;
+            snprintf(names[t], sizeof names[t], "wpe.weight");
+        } else if (t < 2 + L * N_PARTS) {
+            int layer = (t - 2) / N_PARTS, k = (t - 2) % N_PARTS;
+            rows = parts[k].rows, cols = parts[k].cols;
+            snprintf(names[t], sizeof names[t], "h.%d.%s", layer, parts[k].name);
+        } else {
+            rows = C, cols = 0;
+            snprintf(names[t], sizeof names[t], "ln_f.%s",
+                     t == 2 + L * N_PARTS ? "weight" : "bias");
+        }
+        size_t count = (size_t)rows * (size_t)(cols ? cols : 1);
+        bool gain = strstr(names[t], "ln_") && strstr(names[t], "weight");
+        data[t] = malloc(count * sizeof(float));
+        assert_non_null(data[t]);
+        for (size_t i = 0; i < count; i++) {
+            seed = seed * 1664525u + 1013904223u;
+            float u = (float)(seed >> 8) * 0x1p-24f - 0.5f;
+            data[t][i] = gain ? 1.0f + 0.2f * u : 0.2f * u;
+        }
+        maas_tensor tensor;
+        int64_t shape[2] = {rows, cols};
+        assert_int_equal(maas_tensor_init(&tensor, MAAS_DTYPE_F32, cols ? 2 : 1,
+                                          shape, data[t]), MAAS_OK);
+        assert_int_equal(maas_writer_add_tensor(w, names[t], &tensor), MAAS_OK);
+        n++;
+    }
+    assert_int_equal(maas_writer_write(w, path, NULL, NULL), MAAS_OK);
+    for (int t = 0; t < n; t++)
+        free(data[t]);
+    maas_writer_free(w);
+}
+
+/* The kernels split rows and columns over threads, never a sum, so two
+ * threads give bit-identical logits, in the prompt pass and in decoding. */
+static void two_threads_identical_logits(void **state)
+{
+    (void)state;
+    const char *path = "build/tests/gpt2-medium-random.maas";
+    write_medium_model(path);
+    maas_gpt2 *model = NULL;
+    assert_int_equal(maas_gpt2_open(path, &model), MAAS_OK);
+    const int V = maas_gpt2_get_config(model)->vocab_size;
+    int32_t prompt[48];
+    for (int i = 0; i < 48; i++)
+        prompt[i] = (int32_t)((i * 97 + 3) % V);
+
+    float *l1 = malloc(48 * (size_t)V * sizeof *l1);
+    float *l2 = malloc(48 * (size_t)V * sizeof *l2);
+    assert_non_null(l1);
+    assert_non_null(l2);
+    maas_gpt2_context *c1 = new_context(model, 1, 0);
+    maas_gpt2_context *c2 = new_context(model, 2, 0);
+    assert_int_equal(maas_gpt2_eval(c1, prompt, 48, l1), MAAS_OK);
+    assert_int_equal(maas_gpt2_eval(c2, prompt, 48, l2), MAAS_OK);
+    assert_memory_equal(l1, l2, 48 * (size_t)V * sizeof *l1);
+    for (int step = 0; step < 8; step++) {
+        assert_int_equal(maas_gpt2_eval(c1, prompt + step, 1, NULL), MAAS_OK);
+        assert_int_equal(maas_gpt2_eval(c2, prompt + step, 1, NULL), MAAS_OK);
+        assert_memory_equal(maas_gpt2_get_logits(c1), maas_gpt2_get_logits(c2),
+                            (size_t)V * sizeof(float));
+    }
+
+    /* And the same sampled tokens. */
+    maas_sampling_params sp;
+    maas_sampling_params_default(&sp);
+    sp.seed = 77;
+    token_list one, two;
+    assert_int_equal(generate_ids(c1, prompt, 10, &sp, 40, &one, NULL), MAAS_OK);
+    assert_int_equal(generate_ids(c2, prompt, 10, &sp, 40, &two, NULL), MAAS_OK);
+    assert_int_equal(one.n, two.n);
+    assert_memory_equal(one.ids, two.ids, (size_t)one.n * sizeof(int32_t));
+
+    free(l1);
+    free(l2);
+    maas_gpt2_context_free(c1);
+    maas_gpt2_context_free(c2);
+    maas_gpt2_free(model);
+    remove(path);
+}
+
 /* A second request with the same seed repeats the first; it reuses the
  * cached prompt and still gives what a fresh context gives. */
 static void same_seed_repeats_with_cache(void **state)
@@ -674,6 +793,7 @@ int main(void)
         cmocka_unit_test(kv_cache_equals_recompute),
         cmocka_unit_test(prompt_batches_equal_one_pass),
         cmocka_unit_test(one_and_two_threads_same_tokens),
+        cmocka_unit_test(two_threads_identical_logits),
         cmocka_unit_test(same_seed_repeats_with_cache),
         cmocka_unit_test(shared_model_across_threads),
         cmocka_unit_test(every_position_works_then_full),

@@ -144,9 +144,15 @@ static void test_charnn_layers_match_torch(void **state)
     assert_int_equal(maas_rnn_context_create(c.model, T, 1, &ctx), MAAS_OK);
     assert_null(maas_rnn_last_logits(ctx));
 
-    /* The whole text in one pass from a zero state. */
-    assert_int_equal(maas_rnn_forward(ctx, ids, T, NULL), MAAS_OK);
-    check_layers(&c, ctx, T, 0, "one pass");
+    /* The whole text in one pass from a zero state, on every kernel tier. */
+    maas_isa best = maas_kernels_isa();
+    for (int isa = 0; isa <= (int)best; isa++) {
+        assert_int_equal(maas_kernels_set_isa((maas_isa)isa), MAAS_OK);
+        maas_rnn_context_reset(ctx);
+        assert_int_equal(maas_rnn_forward(ctx, ids, T, NULL), MAAS_OK);
+        check_layers(&c, ctx, T, 0, maas_isa_name((maas_isa)isa));
+    }
+    assert_int_equal(maas_kernels_set_isa(best), MAAS_OK);
 
     /* The same text in two pieces, the second continuing from the state
      * the first left: the second piece's rows must match. */
@@ -202,6 +208,25 @@ static void test_charnn_greedy_matches_torch(void **state)
         assert_int_equal(strlen(got), 200);
         assert_string_equal(got, golden_str(&c, "text"));
     }
+    close_charnn(&c);
+}
+
+/* The example program prints the prefix and PyTorch's greedy text. */
+static void test_maas_charnn_program_output(void **state)
+{
+    (void)state;
+    charnn c = open_charnn(MODEL_F32);
+    char command[512], want[1024], got[1024] = "";
+    snprintf(command, sizeof command, "build/bin/maas-charnn -m " MODEL_F32 " -p '%s' -n %d "
+             "2>/dev/null", golden_str(&c, "prefix"),
+             cJSON_GetObjectItem(c.greedy, "n")->valueint);
+    snprintf(want, sizeof want, "%s%s\n", golden_str(&c, "prefix"), golden_str(&c, "text"));
+    FILE *out = popen(command, "r");
+    assert_non_null(out);
+    size_t n = fread(got, 1, sizeof got - 1, out);
+    got[n] = '\0';
+    assert_int_equal(pclose(out), 0);
+    assert_string_equal(got, want);
     close_charnn(&c);
 }
 
@@ -268,6 +293,7 @@ int main(void)
         cmocka_unit_test(test_charnn_encode_rejects_bad_text),
         cmocka_unit_test(test_charnn_layers_match_torch),
         cmocka_unit_test(test_charnn_greedy_matches_torch),
+        cmocka_unit_test(test_maas_charnn_program_output),
         cmocka_unit_test(test_charnn_f16_close_to_torch),
         cmocka_unit_test(test_charnn_forward_rejects_bad_input),
         cmocka_unit_test(test_rnn_load_rejects_other_arch),

@@ -1,10 +1,11 @@
 /* Tokenizers against Hugging Face: golden ids and offsets for 1,040 strings
- * (tests/fixtures/golden/tokenizers.json, written by
- * tools/gen_tokenizer_golden.py with transformers' fast tokenizers), plus
+ * in tests/fixtures/golden/tokenizers.json, written by
+ * tools/gen_tokenizer_golden.py with transformers' fast tokenizers.  Also
  * properties that need no reference: GPT-2 round trips on any bytes, BERT
  * offsets that cut each token out of the original text, invalid UTF-8,
- * long words, streaming decode and use from several threads. */
+ * long words, streaming decode, .maas files, the CLI and threads. */
 #include <pthread.h>
+#include <sys/wait.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -274,6 +275,36 @@ static void golden_bert_pairs(void **state)
         }
         maas_encoding_free(&enc);
     }
+}
+
+/* Pair encoding parses special-token text only when asked; the type ids
+ * and spans of the second sequence restart at its own text. */
+static void pair_special_text(void **state)
+{
+    (void)state;
+    const char *a = "is [SEP] here", *b = "yes";
+    maas_pair_options opts = {0};
+    maas_encoding enc = {0};
+    assert_int_equal(maas_tokenizer_encode_pair(bert, a, strlen(a), b, strlen(b), &opts, &enc), MAAS_OK);
+    /* [CLS] is [ sep ] here [SEP] yes [SEP] */
+    const int32_t plain[] = {101, 2003, 1031, 19802, 1033, 2182, 102, 2748, 102};
+    assert_int_equal(enc.n, 9);
+    assert_memory_equal(enc.ids, plain, sizeof plain);
+    assert_int_equal(enc.type_ids[7], 1);
+    assert_int_equal(enc.sequence_ids[7], 1);
+    assert_int_equal(enc.byte_start[7], 0);
+    assert_int_equal(enc.byte_end[7], 3);
+    maas_encoding_free(&enc);
+
+    opts.parse_special = true;
+    assert_int_equal(maas_tokenizer_encode_pair(bert, a, strlen(a), b, strlen(b), &opts, &enc), MAAS_OK);
+    const int32_t parsed[] = {101, 2003, 102, 2182, 102, 2748, 102};
+    assert_int_equal(enc.n, 7);
+    assert_memory_equal(enc.ids, parsed, sizeof parsed);
+    assert_int_equal(enc.sequence_ids[2], 0);
+    assert_int_equal(enc.byte_start[2], 3);
+    assert_int_equal(enc.byte_end[2], 8);
+    maas_encoding_free(&enc);
 }
 
 /* Round trip of one byte string through GPT-2, with the byte spans
@@ -549,6 +580,30 @@ static void streaming_decode(void **state)
     assert_string_equal(chunk, "\xef\xbf\xbd\xef\xbf\xbd");
     maas_encoding_free(&enc);
     maas_decoder_free(dec);
+
+    /* GPT-2's longest token (128 bytes) does not fit in 64 bytes: the push
+     * fails without losing state, and a retry with the documented size
+     * works. */
+    int32_t longest = -1;
+    size_t longest_len = 0;
+    for (int32_t id = 0; id < maas_tokenizer_vocab_size(gpt2); id++) {
+        char *bytes;
+        size_t n;
+        assert_int_equal(maas_tokenizer_decode(gpt2, &id, 1, false, &bytes, &n), MAAS_OK);
+        if (n > longest_len) {
+            longest_len = n;
+            longest = id;
+        }
+        free(bytes);
+    }
+    assert_int_equal(longest_len, 128);
+    char big[MAAS_DECODER_BUFFER_SIZE];
+    assert_int_equal(maas_decoder_create(gpt2, &dec), MAAS_OK);
+    assert_int_equal(maas_decoder_push(dec, longest, chunk, sizeof chunk, &len),
+                     MAAS_ERR_INVALID_ARGUMENT);
+    assert_int_equal(maas_decoder_push(dec, longest, big, sizeof big, &len), MAAS_OK);
+    assert_int_equal(len, 128);
+    maas_decoder_free(dec);
 }
 
 static void special_ids(void **state)
@@ -642,6 +697,8 @@ static void from_file_matches_loaders(void **state)
         maas_tokenizer *tok;
         assert_int_equal(maas_file_open(path, &f), MAAS_OK);
         assert_int_equal(maas_tokenizer_from_file(f, &tok), MAAS_OK);
+        maas_file_close(f);  /* the tokenizer keeps no pointer into the file */
+        unlink(path);
         assert_int_equal(maas_tokenizer_vocab_size(tok), maas_tokenizer_vocab_size(originals[t]));
         for (int s = 0; s < MAAS_SPECIAL_COUNT; s++)
             assert_int_equal(maas_tokenizer_special_id(tok, (maas_special)s),
@@ -659,8 +716,56 @@ static void from_file_matches_loaders(void **state)
             maas_encoding_free(&b);
         }
         maas_tokenizer_free(tok);
+    }
+}
+
+/* Each converted fixture model (build/fixtures/NAME.maas, written by
+ * maas-convert before the tests run) encodes the golden strings as its
+ * source folder's vocabulary files do. */
+static void converted_fixtures_match_folders(void **state)
+{
+    (void)state;
+    const char *names[] = {"gpt2-tiny", "gpt2-odd", "bert-tiny", "bert-qa-tiny", "bert-odd"};
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+        char model[256], vocab[256], merges[256];
+        snprintf(model, sizeof model, "build/fixtures/%s.maas", names[k]);
+        maas_file *f;
+        if (maas_file_open(model, &f) != MAAS_OK)
+            fail_msg("cannot open %s (%s); build it with make fixtures", model, maas_last_error());
+        maas_tokenizer *from_model, *from_folder;
+        assert_int_equal(maas_tokenizer_from_file(f, &from_model), MAAS_OK);
+        bool bpe = maas_tokenizer_get_kind(from_model) == MAAS_TOKENIZER_BPE;
+        if (bpe) {
+            snprintf(vocab, sizeof vocab, "tests/fixtures/%s/vocab.json", names[k]);
+            snprintf(merges, sizeof merges, "tests/fixtures/%s/merges.txt", names[k]);
+            assert_int_equal(maas_tokenizer_load_bpe(vocab, merges, &from_folder), MAAS_OK);
+        } else {
+            bool lower = true;
+            if (maas_file_has(f, "tokenizer.do_lower_case"))
+                assert_int_equal(maas_file_get_bool(f, "tokenizer.do_lower_case", &lower), MAAS_OK);
+            snprintf(vocab, sizeof vocab, "tests/fixtures/%s/vocab.txt", names[k]);
+            assert_int_equal(maas_tokenizer_load_wordpiece(vocab, lower, &from_folder), MAAS_OK);
+        }
         maas_file_close(f);
-        unlink(path);
+
+        for (int s = 0; s < MAAS_SPECIAL_COUNT; s++)
+            assert_int_equal(maas_tokenizer_special_id(from_model, (maas_special)s),
+                             maas_tokenizer_special_id(from_folder, (maas_special)s));
+        for (const cJSON *c = cJSON_GetObjectItem(golden, "cases")->child; c; c = c->next) {
+            size_t len;
+            const char *text = case_text(c, &len);
+            maas_encoding a = {0}, b = {0};
+            maas_encode_options opts = {.add_special = true};
+            assert_int_equal(maas_tokenizer_encode(from_model, text, len, &opts, &a), MAAS_OK);
+            assert_int_equal(maas_tokenizer_encode(from_folder, text, len, &opts, &b), MAAS_OK);
+            if (a.n != b.n || memcmp(a.ids, b.ids, (size_t)a.n * sizeof *a.ids) != 0)
+                fail_msg("%s encodes \"%s\" differently from its folder's vocabulary", model,
+                         escaped(text, len));
+            maas_encoding_free(&a);
+            maas_encoding_free(&b);
+        }
+        maas_tokenizer_free(from_model);
+        maas_tokenizer_free(from_folder);
     }
 }
 
@@ -684,6 +789,104 @@ static void from_file_without_tokenizer(void **state)
     assert_null(tok);
     maas_file_close(f);
     unlink(path);
+}
+
+#define CLI "build/bin/maas-tokenize"
+
+/* Runs a shell command and returns its stdout (malloc'ed) and exit code. */
+static char *run_command(const char *cmd, int *exit_code)
+{
+    FILE *fp = popen(cmd, "r");
+    assert_non_null(fp);
+    size_t cap = 1 << 16, n = 0;
+    char *out = malloc(cap);
+    n = fread(out, 1, cap - 1, fp);
+    out[n] = '\0';
+    int status = pclose(fp);
+    *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return out;
+}
+
+/* Prints the golden ids as the CLI should: space-separated, one line. */
+static void ids_line(const cJSON *ids, char *line, size_t cap)
+{
+    size_t o = 0;
+    for (const cJSON *x = ids->child; x; x = x->next)
+        o += (size_t)snprintf(line + o, cap - o, x == ids->child ? "%d" : " %d", x->valueint);
+    snprintf(line + o, cap - o, "\n");
+}
+
+/* maas-tokenize -f FILE prints the golden ids of the file's exact bytes. */
+static void cli_prints_golden_ids(void **state)
+{
+    (void)state;
+    if (access(CLI, X_OK) != 0)
+        fail_msg("%s is missing; build it with make", CLI);
+    char path[] = "/tmp/maas-tokenize-test-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    int checked = 0;
+    for (const cJSON *c = cJSON_GetObjectItem(golden, "cases")->child; c && checked < 12; c = c->next) {
+        size_t len;
+        const char *text = case_text(c, &len);
+        if (len < 8 || len > 200)
+            continue;
+        FILE *fp = fopen(path, "wb");
+        fwrite(text, 1, len, fp);
+        fclose(fp);
+
+        const char *kinds[2][2] = {{"gpt2", "--vocab " GPT2_VOCAB " --merges " GPT2_MERGES},
+                                   {"bert", "--vocab " BERT_VOCAB}};
+        for (int k = 0; k < 2; k++) {
+            char plain_key[32], cmd[512], want[8192];
+            snprintf(plain_key, sizeof plain_key, "%s_plain", kinds[k][0]);
+            const cJSON *ids = cJSON_GetObjectItem(c, plain_key);
+            if (!ids)
+                ids = cJSON_GetObjectItem(c, kinds[k][0]);
+            ids_line(ids, want, sizeof want);
+            snprintf(cmd, sizeof cmd, CLI " %s -f %s", kinds[k][1], path);
+            int code;
+            char *got = run_command(cmd, &code);
+            assert_int_equal(code, 0);
+            if (strcmp(got, want) != 0)
+                fail_msg("%s printed \"%s\" for \"%s\", expected \"%s\"", cmd, got,
+                         escaped(text, len), want);
+            free(got);
+        }
+        checked++;
+    }
+    unlink(path);
+    assert_int_equal(checked, 12);
+}
+
+static void cli_options_and_errors(void **state)
+{
+    (void)state;
+    int code;
+    char *out = run_command(CLI " --vocab " BERT_VOCAB " --no-special --tokens 'Hello, world'", &code);
+    assert_int_equal(code, 0);
+    assert_string_equal(out, "7592 1010 2088\nhello , world\n");
+    free(out);
+
+    out = run_command("printf 'Hello [SEP]' | " CLI " --vocab " BERT_VOCAB " --parse-special", &code);
+    assert_int_equal(code, 0);
+    assert_string_equal(out, "101 7592 102 102\n");
+    free(out);
+
+    out = run_command(CLI " -m tests/fixtures/no-such-model.maas x 2>&1", &code);
+    assert_int_equal(code, 1);
+    assert_non_null(strstr(out, "no-such-model.maas"));
+    free(out);
+
+    out = run_command(CLI " -m " GPT2_VOCAB " x 2>&1", &code);
+    assert_int_equal(code, 1);
+    assert_non_null(strstr(out, "vocab.json"));
+    free(out);
+
+    out = run_command(CLI " --frobnicate 2>&1", &code);
+    assert_int_equal(code, 2);
+    free(out);
 }
 
 typedef struct thread_job {
@@ -743,6 +946,7 @@ int main(void)
         cmocka_unit_test(golden_cased_ids_offsets),
         cmocka_unit_test(golden_bert_decode),
         cmocka_unit_test(golden_bert_pairs),
+        cmocka_unit_test(pair_special_text),
         cmocka_unit_test(gpt2_round_trip_golden_strings),
         cmocka_unit_test(gpt2_round_trip_random_bytes),
         cmocka_unit_test(bert_offsets_cut_tokens),
@@ -753,7 +957,10 @@ int main(void)
         cmocka_unit_test(errors_named),
         cmocka_unit_test(from_file_matches_loaders),
         cmocka_unit_test(from_file_without_tokenizer),
+        cmocka_unit_test(converted_fixtures_match_folders),
         cmocka_unit_test(shared_across_threads),
+        cmocka_unit_test(cli_prints_golden_ids),
+        cmocka_unit_test(cli_options_and_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(build-essential pkg-config libopenblas-dev libcmocka-dev
-          libutf8proc-dev libcjson-dev libmicrohttpd-dev curl)
+          libutf8proc-dev libcjson-dev libmicrohttpd-dev curl jq)
 
 missing=()
 for p in "${packages[@]}"; do

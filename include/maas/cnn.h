@@ -39,10 +39,12 @@ typedef enum maas_cnn_layer_kind {
     MAAS_CNN_LAYER_KIND_COUNT
 } maas_cnn_layer_kind;
 
-/* Builds a classifier over the tensors of an open "cnn" file (no copy of
- * f32 weights, and other float dtypes are converted to f32 once, here).  Every
- * layer's input and output shape is derived and checked against the
- * tensors.  Errors: MAAS_ERR_BAD_FORMAT for a missing or invalid key (named),
+/* Builds a classifier over the tensors of an open "cnn" file.  f32 weights
+ * and f16 linear weights are used in place.  Other float weights (f16 or bf16
+ * conv2d weights and biases, bf16 linear weights) are converted to f32 once,
+ * here, because the kernels that read them take f32.  Every layer's input
+ * and output shape is derived and checked against the tensors.
+ * Errors: MAAS_ERR_BAD_FORMAT for a missing or invalid key (named),
  * MAAS_ERR_MISSING_TENSOR, MAAS_ERR_SHAPE_MISMATCH naming the layer,
  * MAAS_ERR_UNSUPPORTED for an unknown layer type or a dtype that is not a
  * float, MAAS_ERR_OUT_OF_MEMORY.  `f` must stay open until maas_cnn_free. */

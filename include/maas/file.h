@@ -138,7 +138,8 @@ maas_status maas_writer_add_tensor_as(maas_writer *w, const char *name,
 
 /* Writes the file (to PATH.tmp, then renamed, so a failure never leaves a
  * half-written PATH).  `progress` (may be NULL) is called after each tensor
- * with the bytes written so far and the total. */
+ * with the data bytes written so far and the total; the last call has
+ * done == total. */
 typedef void (*maas_progress_fn)(uint64_t done, uint64_t total, void *user);
 maas_status maas_writer_write(maas_writer *w, const char *path,
                               maas_progress_fn progress, void *user);

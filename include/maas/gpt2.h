@@ -137,8 +137,8 @@ void maas_gpt2_context_free(maas_gpt2_context *ctx);
 const maas_gpt2 *maas_gpt2_context_model(const maas_gpt2_context *ctx);
 
 /* Sets the thread count for later calls; <= 0 means maas_cpu_count().
- * Results do not depend on it: the kernels give the same floats for any
- * thread count.  Errors: MAAS_ERR_INVALID_ARGUMENT above the largest of
+ * Results do not depend on it: the kernels split rows and columns over
+ * threads, never a sum, so the floats are the same (tested for 1 and 2).  Errors: MAAS_ERR_INVALID_ARGUMENT above the largest of
  * maas_cpu_count() and the count given at creation (the attention scratch
  * was sized for that). */
 maas_status maas_gpt2_context_set_threads(maas_gpt2_context *ctx, int n_threads);
@@ -170,9 +170,10 @@ maas_status maas_gpt2_context_truncate(maas_gpt2_context *ctx, int n_keep);
  * token.  When `all_logits` is not NULL it receives the logits of every
  * token, all_logits[n, V] row-major.
  * Errors: MAAS_ERR_INVALID_ARGUMENT (n < 1, or an id outside 0..V-1, named
- * with its index), MAAS_ERR_CONTEXT_FULL (n_held + n > n_ctx; nothing is
- * evaluated and the context is unchanged).  On any error the context keeps
- * only the tokens it held before the call. */
+ * with its index) and MAAS_ERR_CONTEXT_FULL (n_held + n > n_ctx) are found
+ * before any work, and the context is unchanged.  A failure inside a kernel
+ * leaves the context with only the tokens it held before the call and no
+ * logits. */
 maas_status maas_gpt2_eval(maas_gpt2_context *ctx, const int32_t *ids, int n,
                            float *all_logits);
 

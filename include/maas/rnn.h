@@ -27,13 +27,14 @@ extern "C" {
 typedef struct maas_rnn maas_rnn;
 typedef struct maas_rnn_context maas_rnn_context;
 
-/* Builds a model over the tensors of an open "rnn" file (no copy of f32
- * weights, and recurrent weights in other float dtypes are converted to f32
- * once, here).  Errors: MAAS_ERR_BAD_FORMAT for a missing or invalid key
- * (named), MAAS_ERR_UNSUPPORTED for a nonlinearity other than "tanh" or a
- * tokenizer other than "char", MAAS_ERR_MISSING_TENSOR,
- * MAAS_ERR_SHAPE_MISMATCH, MAAS_ERR_OUT_OF_MEMORY.  `f` must stay open
- * until maas_rnn_free. */
+/* Builds a model over the tensors of an open "rnn" file.  f32 weights, the
+ * embedding table in any float dtype and an f16 head are used in place.  The
+ * recurrent weights and biases in f16 or bf16 (and a bf16 head) are
+ * converted to f32 once, here, because the recurrent kernel takes f32.
+ * Errors: MAAS_ERR_BAD_FORMAT for a missing or invalid key (named),
+ * MAAS_ERR_UNSUPPORTED for a nonlinearity other than "tanh" or a tokenizer
+ * other than "char", MAAS_ERR_MISSING_TENSOR, MAAS_ERR_SHAPE_MISMATCH,
+ * MAAS_ERR_OUT_OF_MEMORY.  `f` must stay open until maas_rnn_free. */
 maas_status maas_rnn_load(const maas_file *f, maas_rnn **out);
 
 void maas_rnn_free(maas_rnn *m);

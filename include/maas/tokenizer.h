@@ -2,9 +2,11 @@
  *
  * Two kinds: GPT-2's byte-level BPE and BERT's WordPiece (with BERT's basic
  * tokenizer in front).  A tokenizer is read-only after creation: any number
- * of threads may encode and decode with one tokenizer at once.  Text is
- * UTF-8; offsets count bytes and characters (Unicode code points) of the
- * text passed in.
+ * of threads may encode and decode with one tokenizer at once.  Its one
+ * mutable part, the cache of BPE results for short pre-tokens, is guarded
+ * by striped mutexes inside the tokenizer.  Text is UTF-8; offsets count
+ * bytes and characters (Unicode code points) of the text passed in.
+ * docs/TOKENIZERS.md describes the behaviour in more detail.
  */
 #ifndef MAAS_TOKENIZER_H
 #define MAAS_TOKENIZER_H
@@ -37,7 +39,16 @@ typedef enum maas_special {
     MAAS_SPECIAL_COUNT
 } maas_special;
 
-/* Builds the tokenizer stored in a .maas file's "tokenizer." keys. */
+/* Builds the tokenizer stored in a .maas file's "tokenizer." keys:
+ * tokenizer.model ("gpt2-bpe" or "wordpiece"), tokenizer.tokens,
+ * tokenizer.merges (BPE), tokenizer.do_lower_case (default true),
+ * tokenizer.strip_accents (default: do_lower_case) and
+ * tokenizer.tokenize_chinese_chars (default true) for WordPiece, and the
+ * optional special ids tokenizer.unk_id, cls_id, sep_id, pad_id, mask_id,
+ * eos_id (absent ones are found by their usual strings).  The tokenizer
+ * copies what it needs, so the file may be closed afterwards.  Errors:
+ * MAAS_ERR_NOT_FOUND without tokenizer.model, MAAS_ERR_UNSUPPORTED for
+ * another model name, MAAS_ERR_BAD_FORMAT for an inconsistent vocabulary. */
 maas_status maas_tokenizer_from_file(const maas_file *f, maas_tokenizer **out);
 
 /* Builds a GPT-2 tokenizer from Hugging Face's vocab.json and merges.txt
@@ -143,6 +154,7 @@ typedef struct maas_pair_options {
     int max_length;              /* 0: no limit */
     maas_truncation truncation;
     bool pad_to_max_length;      /* pad with [PAD] (type 0, sequence -1) up to max_length */
+    bool parse_special;          /* as in maas_encode_options (added field; default false) */
 } maas_pair_options;
 
 /* Encodes [CLS] a [SEP] b [SEP] with type ids 0 for a and 1 for b. */
@@ -162,15 +174,28 @@ maas_status maas_tokenizer_decode(const maas_tokenizer *tok, const int32_t *ids,
 
 /* Streaming decoder for generation: feed one id at a time and receive only
  * complete UTF-8; bytes of a character split across tokens are held back
- * until its last byte arrives. */
+ * until its last byte arrives.  A decoder belongs to one thread (one
+ * generation); many decoders may share one tokenizer. */
 typedef struct maas_decoder maas_decoder;
 
 maas_status maas_decoder_create(const maas_tokenizer *tok, maas_decoder **out);
 void maas_decoder_free(maas_decoder *dec);
 
-/* Appends the text that became complete with `id` to buf (up to cap bytes,
- * NUL-terminated) and its byte count to *len.  A buffer of 64 bytes always
- * suffices for one GPT-2 token. */
+/* Size of a buffer that always fits the output of one maas_decoder_push
+ * or maas_decoder_flush for GPT-2's vocabulary.  Its longest token is 128
+ * bytes.  With up to 3 held-back bytes before it, and each byte that cannot
+ * become valid UTF-8 grown to the 3 bytes of U+FFFD, the longest output
+ * over all 50,257 tokens is 137 bytes plus the NUL. */
+#define MAAS_DECODER_BUFFER_SIZE 256
+
+/* Writes the text that became complete with `id` to buf (up to cap bytes,
+ * NUL-terminated) and its byte count to *len (0 while a character is still
+ * incomplete).  Bytes that can never become valid UTF-8 come out as U+FFFD.
+ * MAAS_DECODER_BUFFER_SIZE bytes always suffice for GPT-2, and 64 do for
+ * all but a few long tokens.  When the text does not fit, the call returns
+ * MAAS_ERR_INVALID_ARGUMENT and leaves the decoder unchanged, so the
+ * caller can retry with a larger buffer.  WordPiece pieces come with their
+ * leading space ("##" pieces glued), without decode's clean-up. */
 maas_status maas_decoder_push(maas_decoder *dec, int32_t id, char *buf,
                               size_t cap, size_t *len);
 

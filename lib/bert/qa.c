@@ -63,6 +63,7 @@ typedef struct qa_state {
     const maas_encoding *ctx_enc;
     const bool *continues_word;   /* [ctx tokens] token starts with "##" */
     int q_len;                    /* question tokens */
+    int pre_topk;                 /* spans kept per window */
     maas_qa_options opts;
     qa_candidate *cands;
     int n_cands, cap_cands;
@@ -179,7 +180,7 @@ static maas_status score_window(qa_state *q, const qa_window *w, const float *lo
     ps[0] = pe[0] = 0.0f;
 
     /* Best spans start <= end < start + max_answer_len inside the context. */
-    const int k = q->opts.align_to_words ? 2 * q->opts.top_k + 10 : q->opts.top_k;
+    const int k = q->pre_topk;
     int n_best = 0;
     for (int s = ctx0; s < ctx0 + n_ctx; s++) {
         int e_max = s + q->opts.max_answer_len - 1;
@@ -435,8 +436,16 @@ maas_status maas_bert_qa(maas_bert_context *ctx, const char *question, size_t qu
         total += windows[i].len;
     }
 
+    /* The pipeline keeps top_k * 2 + 10 spans per window when it aligns
+     * answers to words (some merge), else top_k; a window never has more
+     * than max_seq_len * max_answer_len spans, which also bounds huge top_k. */
+    long k_wanted = q.opts.align_to_words ? 2L * q.opts.top_k + 10 : q.opts.top_k;
+    long k_spans = (long)q.opts.max_seq_len * (q.opts.max_answer_len < q.opts.max_seq_len
+                                                   ? q.opts.max_answer_len : q.opts.max_seq_len);
+    const int k = (int)(k_wanted < k_spans ? k_wanted : k_spans);
+    q.pre_topk = k;
+
     /* Run the model on every window. */
-    const int k = q.opts.align_to_words ? 2 * q.opts.top_k + 10 : q.opts.top_k;
     logits = malloc((size_t)total * 2 * sizeof(float));
     work = malloc((size_t)q.opts.max_seq_len * 2 * sizeof(float));
     flags = malloc((size_t)(q.opts.max_seq_len > cenc.n ? q.opts.max_seq_len : cenc.n) * sizeof(bool));

@@ -491,6 +491,8 @@ maas_status maas_writer_write(maas_writer *w, const char *path,
     }
     if (ok)
         ok = fwrite(zeros, 1, data_size - pos, fp) == data_size - pos;
+    if (ok && progress && pos != data_size)
+        progress(data_size, data_size, user);  /* the final padding, so done reaches total */
     int err = errno;
     if (ok && fflush(fp) != 0) {
         ok = false;

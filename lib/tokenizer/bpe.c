@@ -307,7 +307,7 @@ static void scratch_free(bpe_scratch *s)
     free(s->char_of_byte);
 }
 
-/* Encodes text[0..len) that holds no special token; base_byte and
+/* Encodes text[0..len), which contains no special token.  base_byte and
  * base_char locate it in the caller's text. */
 static maas_status encode_segment(const maas_tokenizer *tok, const unsigned char *text, size_t len,
                                   int32_t base_byte, int32_t base_char, int8_t seq,

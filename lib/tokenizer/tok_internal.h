@@ -65,9 +65,9 @@ bool tok_bert_is_whitespace(int32_t cp);
 bool tok_bert_is_control(int32_t cp);
 bool tok_bert_is_punctuation(int32_t cp);
 bool tok_bert_is_chinese(int32_t cp);
-/* Appends the normalised form of cp (NFD without nonspacing marks when
- * strip_accents, then lowercased when lower) to out; returns the number of
- * code points written (at most TOK_NORM_MAX). */
+/* Writes the normalised form of cp to out and returns its code point count
+ * (at most TOK_NORM_MAX).  The form is NFD without nonspacing marks when
+ * strip_accents is set, then lowercased when lower is set. */
 #define TOK_NORM_MAX 24
 int tok_bert_normalize_char(int32_t cp, bool strip_accents, bool lower,
                             int32_t *out);

@@ -1,8 +1,8 @@
 /* UTF-8 decoding and the Unicode character tests of both tokenizers, over
- * utf8proc's character database.  Where Hugging Face's Unicode tables (of
- * other Unicode versions) disagree with utf8proc, the generated override
- * tables give Hugging Face's answer; they only cover characters assigned
- * in recent Unicode versions. */
+ * utf8proc's character database.  Hugging Face's Unicode tables come from
+ * other Unicode versions, and where they disagree with utf8proc the
+ * generated override tables give Hugging Face's classification.  Only
+ * characters assigned in recent Unicode versions are affected. */
 #include <utf8proc.h>
 
 #include "tok_internal.h"
@@ -235,8 +235,8 @@ static int uncased_override(int32_t cp, int32_t *out)
     return -1;
 }
 
-/* NOTE: the overrides cover the uncased form (strip_accents and lower
- * together, as every uncased BERT vocabulary uses); a vocabulary that
+/* NOTE: the overrides cover the uncased form only (strip_accents and lower
+ * together, as uncased BERT vocabularies use them).  A vocabulary that
  * lowercases without stripping accents follows utf8proc alone. */
 int tok_bert_normalize_char(int32_t cp, bool strip_accents, bool lower, int32_t *out)
 {

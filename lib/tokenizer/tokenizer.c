@@ -216,8 +216,8 @@ maas_status tok_build(const tok_spec *spec, maas_tokenizer **out)
             break;
         }
         if (id < 0) {
-            bool wanted = (tok->kind == MAAS_TOKENIZER_BPE) == (i == MAAS_SPECIAL_EOS);
-            id = wanted ? tok_strmap_get(&tok->vocab, special_strings[i], strlen(special_strings[i]))
+            bool usual = (tok->kind == MAAS_TOKENIZER_BPE) == (i == MAAS_SPECIAL_EOS);
+            id = usual ? tok_strmap_get(&tok->vocab, special_strings[i], strlen(special_strings[i]))
                         : -1;
         }
         tok->special[i] = id;
@@ -505,9 +505,9 @@ maas_status maas_tokenizer_encode_pair(const maas_tokenizer *tok, const char *a,
 
     /* Step 1: encode both sequences without special tokens. */
     maas_encoding ea = {0}, eb = {0}, enc = {0};
-    maas_status st = encode_sequence(tok, a, a_len, false, 0, &ea);
+    maas_status st = encode_sequence(tok, a, a_len, opts->parse_special, 0, &ea);
     if (st == MAAS_OK)
-        st = encode_sequence(tok, b, b_len, false, 1, &eb);
+        st = encode_sequence(tok, b, b_len, opts->parse_special, 1, &eb);
 
     /* Step 2: truncate to the budget left after the special tokens. */
     bool bert = tok->kind == MAAS_TOKENIZER_WORDPIECE;
