@@ -1,9 +1,9 @@
 /* Portable direct convolution for the scalar tier: the row-sweep algorithm
  * of the AVX2 version in plain C.  Each output plane starts as the bias and
  * gets one sweep per tap (ci, ky, kx) over the output columns whose tap
- * lands inside the input, with no bounds test in the inner loop, which the
- * compiler may vectorise for the baseline instruction set.  The reference
- * loops in ref_conv.c stay the oracle. */
+ * lands inside the input.  The inner loop has no bounds test, so the
+ * compiler may vectorise it for the baseline instruction set.  The
+ * reference loops in ref_conv.c stay the oracle. */
 #include "dispatch.h"
 
 void maas_portable_conv2d_planes(float *out, const float *in,

@@ -3,7 +3,7 @@
  * -mavx2 -mfma.
  *
  * The polynomial coefficients were fitted for libmaas by weighted least
- * squares on Chebyshev nodes against mpmath in double precision; the
+ * squares on Chebyshev nodes against mpmath in double precision.  The
  * relative errors quoted are the largest seen over a dense grid with the
  * polynomial evaluated in float, as here. */
 #ifndef MAAS_AVX2_MATH_H
@@ -77,9 +77,9 @@ static inline __m256 maas_avx2_exp(__m256 x)
  *   erfc(a) = exp(-a^2 + a R(a)) for a = |z| <= 4, R fitted to
  *             (log(erfc(a)) + a^2) / a,
  *   1 + erf(z) = 2 - erfc(z) for z >= 0 and erfc(-z) for z < 0.
- * a^2 is split exactly into hi + lo with an FMA and only the small parts
+ * a^2 is split exactly into hi + lo with an FMA, and only the small parts
  * are added together, so the exponent (down to -18) keeps float precision
- * in its low part; a R(a) keeps log erfc exact near 0.  Relative error of
+ * in its low part.  Writing a R(a) keeps log erfc exact near 0.  Relative error of
  * the result: below 1e-6 over |z| <= 4 (measured by bench_kernels).
  * Beyond |z| = 4 erfc is taken as 0: it is below 1.6e-8 there, and 1 + erf
  * rounds to 2 in float for positive z. */
