@@ -3,7 +3,7 @@
  * machine's memory bandwidth measured in the same run.
  *
  *   bench_kernels [--quick] [--json] [--threads N] [--isa scalar|avx2]
- *                 [--filter SUBSTRING]
+ *                 [--filter SUBSTRING] [--cpu-time]
  *
  * Each case runs until it has REPS samples or has spent its time budget,
  * and reports the median.  Times go to stdout as a table (or JSON lines
@@ -24,7 +24,7 @@
 /* ---- options and output ---------------------------------------------------- */
 
 static struct {
-    bool json, quick;
+    bool json, quick, cpu_time;
     int threads;
     const char *filter;
     double budget_s;  /* time spent per case at most */
@@ -38,10 +38,13 @@ typedef struct timing {
     double median, min;
 } timing;
 
+/* Returns wall-clock seconds, or with --cpu-time the CPU seconds of the
+ * whole process (all threads summed). */
 static double now_s(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(g_opt.cpu_time ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC,
+                  &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -524,13 +527,16 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: bench_kernels [--quick] [--json] [--threads N] "
-            "[--isa scalar|avx2] [--filter SUBSTRING]\n"
+            "[--isa scalar|avx2] [--filter SUBSTRING] [--cpu-time]\n"
             "  --quick    fewer shapes and a shorter time budget per case\n"
             "  --json     one JSON object per line instead of the table\n"
             "  --threads  threads for libmaas and for OpenBLAS's baseline "
             "(default: all cores)\n"
             "  --isa      force an instruction-set tier (default: the best)\n"
-            "  --filter   run only cases whose kernel or shape contains it\n");
+            "  --filter   run only cases whose kernel or shape contains it\n"
+            "  --cpu-time time with the process's CPU time instead of the wall\n"
+            "             clock: steadier on a shared machine, meaningful with\n"
+            "             --threads 1 (with more threads it sums them)\n");
 }
 
 int main(int argc, char **argv)
@@ -539,6 +545,8 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0) {
             g_opt.json = true;
+        } else if (strcmp(argv[i], "--cpu-time") == 0) {
+            g_opt.cpu_time = true;
         } else if (strcmp(argv[i], "--quick") == 0) {
             g_opt.quick = true;
         } else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
@@ -568,9 +576,9 @@ int main(int argc, char **argv)
      * baselines below raise that to --threads only while they run. */
     maas_isa isa = maas_kernels_isa();
     if (!g_opt.json)
-        printf("libmaas %s kernels, %s tier, %d threads, OpenBLAS %s\n\n",
+        printf("libmaas %s kernels, %s tier, %d threads, %s time, OpenBLAS %s\n\n",
                maas_version(), maas_isa_name(isa), g_opt.threads,
-               openblas_get_config());
+               g_opt.cpu_time ? "CPU" : "wall-clock", openblas_get_config());
     print_header();
 
     bench_bandwidth();

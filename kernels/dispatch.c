@@ -33,7 +33,7 @@ static void fill_scalar(maas_kernel_table *t)
     t->scale = maas_ref_scale;
     t->dot = maas_ref_dot;
     t->axpy = maas_ref_axpy;
-    t->conv2d_direct = maas_ref_conv2d_planes;
+    t->conv2d_direct = maas_portable_conv2d_planes;
     t->maxpool2d_plane = maas_ref_maxpool2d_plane;
 }
 

@@ -42,6 +42,12 @@ typedef struct maas_kernel_table {
                             int pad);
 } maas_kernel_table;
 
+/* Portable direct convolution (conv_direct.c), the scalar tier's entry. */
+void maas_portable_conv2d_planes(float *out, const float *in,
+                                 const float *weight, const float *bias,
+                                 const maas_conv2d_params *p, int b, int co0,
+                                 int co1);
+
 /* Returns the table of the tier in use, filling it on first use (which also
  * makes OpenBLAS single-threaded). */
 const maas_kernel_table *maas_kernels_table(void);

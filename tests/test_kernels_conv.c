@@ -12,6 +12,7 @@
 #include "maas.h"
 #include "conv.h"
 #include "kerneltest.h"
+#include "ref.h"
 #include "testutil.h"
 
 /* The seven loops of the definition, accumulated in double. */
@@ -84,6 +85,9 @@ static void conv2d_matches_naive(void **state)
             float *scratch = kt_zeros(maas_conv2d_scratch_floats(p, 2));
 
             naive_conv2d(want, in, w, bias, p, oh, ow);
+            /* The plain-C reference of the library agrees with the naive loops. */
+            maas_ref_conv2d_f32(one, in, w, bias, p);
+            test_assert_close("reference conv2d", one, want, n_out, 1e-4, 0);
             /* Both algorithms, whichever the automatic choice is. */
             for (int path = MAAS_CONV_AUTO; path <= MAAS_CONV_IM2COL; path++) {
                 assert_int_equal(maas_conv2d_f32_path(one, in, w, bias, p, scratch, 1,

@@ -49,6 +49,39 @@ static double gelu_tanh_double(double x)
     return 0.5 * x * (1.0 + tanh(sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
 }
 
+static void activations_extreme_and_nan(void **state)
+{
+    (void)state;
+    for (int isa = 0; isa < MAAS_ISA_COUNT; isa++) {
+        if (!kt_use_isa((maas_isa)isa))
+            continue;
+        /* Far tails: GELU is x above and 0 below, tanh is +-1. */
+        float x[4] = {-1e30f, -100.0f, 100.0f, 1e30f}, y[4];
+        maas_gelu_erf_f32(y, x, 4, 1);
+        assert_true(y[0] == 0.0f && y[1] == 0.0f);
+        assert_true(y[2] == 100.0f && y[3] == 1e30f);
+        maas_gelu_tanh_f32(y, x, 4, 1);
+        assert_true(y[0] == 0.0f && y[1] == 0.0f);
+        assert_true(y[2] == 100.0f && y[3] == 1e30f);
+        maas_tanh_f32(y, x, 4, 1);
+        assert_true(y[0] == -1.0f && y[1] == -1.0f);
+        assert_true(y[2] == 1.0f && y[3] == 1.0f);
+
+        /* NaN stays NaN, so maas_all_finite_f32 can catch it downstream. */
+        float nan_in[3] = {NAN, 0.5f, NAN}, nan_out[3];
+        maas_tanh_f32(nan_out, nan_in, 3, 1);
+        assert_true(isnan(nan_out[0]) && isnan(nan_out[2]));
+        maas_gelu_erf_f32(nan_out, nan_in, 3, 1);
+        assert_true(isnan(nan_out[0]) && isnan(nan_out[2]));
+        maas_gelu_tanh_f32(nan_out, nan_in, 3, 1);
+        assert_true(isnan(nan_out[0]) && isnan(nan_out[2]));
+        float row[9] = {1, 2, 3, 4, NAN, 6, 7, 8, 9};
+        maas_softmax_f32(row, 1, 9, 1);
+        assert_false(maas_all_finite_f32(row, 9));
+    }
+    kt_restore_isa();
+}
+
 static void activations_match_double(void **state)
 {
     (void)state;
@@ -337,6 +370,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(gelu_analytic_values),
+        cmocka_unit_test(activations_extreme_and_nan),
         cmocka_unit_test(activations_match_double),
         cmocka_unit_test(elementwise_match_reference),
         cmocka_unit_test(add_bias_rows),

@@ -3,7 +3,7 @@
  * -mavx2 -mfma.
  *
  * The polynomial coefficients were fitted for libmaas by weighted least
- * squares on Chebyshev nodes against mpmath in double precision; the
+ * squares on Chebyshev nodes against mpmath in double precision.  The
  * relative errors quoted are the largest seen over a dense grid with the
  * polynomial evaluated in float, as here. */
 #ifndef MAAS_AVX2_MATH_H
@@ -34,9 +34,8 @@ static inline float maas_avx2_hmax(__m256 v)
     return _mm_cvtss_f32(lo);
 }
 
-/* Returns exp(r) * 2^n for |r| <= ln2 / 2 and integral n in [-126, 128]:
- * exp(r) = 1 + r + r^2 P(r), then n + 127 goes into the exponent field
- * (n = 128 is applied as 2^127 * 2). */
+/* Returns exp(r) * 2^n for |r| <= ln2 / 2 and integral n in [-126, 127]:
+ * exp(r) = 1 + r + r^2 P(r), then n + 127 goes into the exponent field. */
 static inline __m256 maas_avx2_exp_reduced(__m256 n, __m256 r)
 {
     __m256 p = _mm256_set1_ps(1.393364859e-03f);
@@ -48,23 +47,23 @@ static inline __m256 maas_avx2_exp_reduced(__m256 n, __m256 r)
     p = _mm256_add_ps(p, _mm256_set1_ps(1.0f));
 
     __m256i ni = _mm256_cvtps_epi32(n);
-    __m256i big = _mm256_cmpgt_epi32(ni, _mm256_set1_epi32(127));
-    ni = _mm256_sub_epi32(ni, _mm256_and_si256(big, _mm256_set1_epi32(1)));
     __m256 scale = _mm256_castsi256_ps(
         _mm256_slli_epi32(_mm256_add_epi32(ni, _mm256_set1_epi32(127)), 23));
-    p = _mm256_mul_ps(p, scale);
-    return _mm256_blendv_ps(p, _mm256_add_ps(p, p), _mm256_castsi256_ps(big));
+    return _mm256_mul_ps(p, scale);
 }
 
-/* exp(x), relative error below 1.2e-7 for x in [-87.3, 88.7]; 0 below
- * that range (including -INFINITY), about 3.4e38 above it.
+/* exp(x), relative error below 1.2e-7 for x in [-87.3, 88]; 0 below that
+ * range (including -INFINITY), exp(88) = 1.65e38 above it (callers divide
+ * by it or add it to 1, so a finite ceiling is as good as infinity).
  * x = n ln 2 + r with |r| <= ln2 / 2, ln 2 split in two parts (Cody-Waite)
  * so r is exact to float precision. */
 static inline __m256 maas_avx2_exp(__m256 x)
 {
     const __m256 lo_limit = _mm256_set1_ps(-87.33654f);
     __m256 underflow = _mm256_cmp_ps(x, lo_limit, _CMP_LT_OQ);
-    x = _mm256_min_ps(_mm256_max_ps(x, lo_limit), _mm256_set1_ps(88.72283f));
+    /* max_ps and min_ps return their second operand when one is NaN, so x
+     * goes second and a NaN passes through to the result. */
+    x = _mm256_min_ps(_mm256_set1_ps(88.0f), _mm256_max_ps(lo_limit, x));
 
     __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504f)),
                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
@@ -78,9 +77,9 @@ static inline __m256 maas_avx2_exp(__m256 x)
  *   erfc(a) = exp(-a^2 + a R(a)) for a = |z| <= 4, R fitted to
  *             (log(erfc(a)) + a^2) / a,
  *   1 + erf(z) = 2 - erfc(z) for z >= 0 and erfc(-z) for z < 0.
- * a^2 is split exactly into hi + lo with an FMA and only the small parts
+ * a^2 is split exactly into hi + lo with an FMA, and only the small parts
  * are added together, so the exponent (down to -18) keeps float precision
- * in its low part; a R(a) keeps log erfc exact near 0.  Relative error of
+ * in its low part.  Writing a R(a) keeps log erfc exact near 0.  Relative error of
  * the result: below 1e-6 over |z| <= 4 (measured by bench_kernels).
  * Beyond |z| = 4 erfc is taken as 0: it is below 1.6e-8 there, and 1 + erf
  * rounds to 2 in float for positive z. */
@@ -132,8 +131,8 @@ static inline __m256 maas_avx2_one_plus_erf(__m256 z, __m256 z_lo)
 
 /* tanh(x), relative error below 3e-7:
  *   |x| < 0.625:  x + x^3 P(x^2)
- *   otherwise:    sign(x) (1 - 2 / (exp(2|x|) + 1)), |x| clamped to 9
- *                 (tanh(9) rounds to 1 in float). */
+ *   otherwise:    sign(x) (1 - 2 / (exp(2|x|) + 1)), |x| clamped to 10
+ *                 (tanh rounds to 1 in float from 9.01 on). */
 static inline __m256 maas_avx2_tanh(__m256 x)
 {
     const __m256 sign_bit = _mm256_set1_ps(-0.0f);
@@ -153,7 +152,7 @@ static inline __m256 maas_avx2_tanh(__m256 x)
     }
     if (small_lanes != 0xff) {
         __m256 e = maas_avx2_exp(
-            _mm256_mul_ps(_mm256_min_ps(a, _mm256_set1_ps(9.0f)),
+            _mm256_mul_ps(_mm256_min_ps(_mm256_set1_ps(10.0f), a),
                           _mm256_set1_ps(2.0f)));
         __m256 large = _mm256_sub_ps(
             _mm256_set1_ps(1.0f),
@@ -185,10 +184,13 @@ static inline __m256 maas_avx2_gelu_tanh(__m256 x)
     __m256 x2 = _mm256_mul_ps(x, x);
     __m256 inner = _mm256_fmadd_ps(_mm256_mul_ps(x2, x),
                                    _mm256_set1_ps(0.044715f), x);
-    /* -2u = -2 sqrt(2/pi) inner */
-    __m256 e = maas_avx2_exp(
-        _mm256_mul_ps(inner, _mm256_set1_ps(-1.5957691216057308f)));
-    return _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+    /* -2u = -2 sqrt(2/pi) inner.  Where exp(-2u) would pass exp's finite
+     * ceiling the result is 0 (x times a weight below 1e-38). */
+    __m256 arg = _mm256_mul_ps(inner, _mm256_set1_ps(-1.5957691216057308f));
+    __m256 vanishes = _mm256_cmp_ps(arg, _mm256_set1_ps(88.0f), _CMP_GT_OQ);
+    __m256 e = maas_avx2_exp(arg);
+    __m256 y = _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+    return _mm256_andnot_ps(vanishes, y);
 }
 
 #endif /* MAAS_AVX2_MATH_H */
