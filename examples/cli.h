@@ -65,8 +65,8 @@ static inline bool cli_parse_seed(const char *option, const char *text, uint64_t
 }
 
 /* Exits with a message when the output path names the same file as an
- * input (the model, a context file), which writing would destroy; a
- * memory-mapped model truncated under the program would crash it. */
+ * input (the model, a context file).  Writing it would destroy the input,
+ * and truncating a memory-mapped model crashes the program that maps it. */
 static inline void cli_check_output(const char *output_option, const char *output,
                                     const char *input)
 {

