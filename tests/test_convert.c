@@ -13,6 +13,7 @@
 #include <string.h>
 #include <dirent.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <cjson/cJSON.h>
@@ -905,6 +906,53 @@ static void unsupported_checkpoints(void **state)
     assert_error_mentions("config.json");
 }
 
+/* Replaces dir/name with a FIFO that has no writer, then checks that the
+ * conversion fails at once naming it.  The alarm ends the test program if
+ * an open blocks. */
+static void expect_fifo_rejected(const char *dir, const char *name)
+{
+    char path[512], out[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    snprintf(out, sizeof out, "%s/fifo.maas", tmp_dir);
+    char *saved = malloc(strlen(path) + 8);
+    snprintf(saved, strlen(path) + 8, "%s.saved", path);
+    assert_int_equal(rename(path, saved), 0);
+    assert_int_equal(mkfifo(path, 0600), 0);
+
+    alarm(10);
+    maas_status s = convert_dir(dir, out, MAAS_DTYPE_F32, NULL);
+    alarm(0);
+    if (s != MAAS_ERR_IO)
+        fail_msg("%s as a FIFO: got %s, expected IO: %s", name, maas_status_name(s),
+                 maas_last_error());
+    assert_error_mentions(name);
+    assert_error_mentions("not a regular file");
+
+    assert_int_equal(remove(path), 0);
+    assert_int_equal(rename(saved, path), 0);
+    free(saved);
+}
+
+static void fifo_inputs_rejected(void **state)
+{
+    (void)state;
+    char dir[128];
+    new_dir(dir, sizeof dir, "fifo");
+    gpt2_options o = {.prefix = "", .dtype = "F32", .tied = true};
+    checkpoint *ck = calloc(1, sizeof *ck);
+    build_gpt2(ck, &o);
+    write_gpt2_config(dir, &o);
+    write_gpt2_tokenizer_files(dir);
+    write_checkpoint(ck, dir, false);
+
+    expect_fifo_rejected(dir, "config.json");
+    expect_fifo_rejected(dir, "model.safetensors");
+    expect_fifo_rejected(dir, "merges.txt");
+    expect_fifo_rejected(dir, "tokenizer_config.json");
+    checkpoint_free(ck);
+    free(ck);
+}
+
 /* ---- committed fixtures -------------------------------------------------- */
 
 /* The .maas name of a checkpoint tensor by the layout rules, or NULL when
@@ -1050,6 +1098,7 @@ int main(void)
         cmocka_unit_test(bert_qa_legacy_names),
         cmocka_unit_test(bert_sentence_transformers),
         cmocka_unit_test(unsupported_checkpoints),
+        cmocka_unit_test(fifo_inputs_rejected),
         cmocka_unit_test(committed_fixtures),
     };
     return cmocka_run_group_tests(tests, make_tmp_dir, remove_tmp_dir);

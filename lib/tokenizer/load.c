@@ -4,16 +4,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
+#include "jsonfile.h"
 #include "tok_internal.h"
 
 static maas_status read_whole_file(const char *path, char **data, size_t *len)
 {
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return maas_fail(MAAS_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    /* A FIFO or device is rejected before it can block the open. */
+    int fd;
+    maas_status opened = maas_open_regular_file(path, &fd, NULL);
+    if (opened == MAAS_ERR_NOT_FOUND)
+        return maas_fail(MAAS_ERR_IO, "cannot open %s: %s", path, strerror(ENOENT));
+    if (opened != MAAS_OK)
+        return opened;
+    FILE *fp = fdopen(fd, "rb");
+    if (!fp) {
+        int err = errno;
+        close(fd);
+        return maas_fail(MAAS_ERR_IO, "cannot open %s: %s", path, strerror(err));
+    }
     char *buf = NULL;
     size_t cap = 0, n = 0;
     for (;;) {
