@@ -953,6 +953,50 @@ static void fifo_inputs_rejected(void **state)
     free(ck);
 }
 
+/* Checks that converting `dir` to `out` fails with
+ * MAAS_ERR_INVALID_ARGUMENT, naming `input` and leaving it unchanged. */
+static void expect_output_is_input(const char *dir, const char *out, const char *input)
+{
+    struct stat before, after;
+    assert_int_equal(stat(input, &before), 0);
+    maas_status s = convert_dir(dir, out, MAAS_DTYPE_F32, NULL);
+    if (s != MAAS_ERR_INVALID_ARGUMENT)
+        fail_msg("output %s: got %s, expected INVALID_ARGUMENT: %s", out,
+                 maas_status_name(s), maas_last_error());
+    assert_error_mentions(input);
+    assert_int_equal(stat(input, &after), 0);
+    assert_int_equal(after.st_size, before.st_size);
+    assert_int_equal(after.st_ino, before.st_ino);
+}
+
+static void output_over_input_rejected(void **state)
+{
+    (void)state;
+    char dir[128], path[512], link_path[512];
+    new_dir(dir, sizeof dir, "self-overwrite");
+    gpt2_options o = {.prefix = "", .dtype = "F32", .tied = true};
+    checkpoint *ck = calloc(1, sizeof *ck);
+    build_gpt2(ck, &o);
+    write_gpt2_config(dir, &o);
+    write_gpt2_tokenizer_files(dir);
+    write_checkpoint(ck, dir, false);
+
+    const char *inputs[] = {"model.safetensors", "config.json", "vocab.json", "merges.txt",
+                            "tokenizer_config.json"};
+    for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, inputs[i]);
+        expect_output_is_input(dir, path, path);
+    }
+
+    /* Another name for the same file (a hard link) is caught by its inode. */
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    snprintf(link_path, sizeof link_path, "%s/linked.maas", tmp_dir);
+    assert_int_equal(link(path, link_path), 0);
+    expect_output_is_input(dir, link_path, path);
+    checkpoint_free(ck);
+    free(ck);
+}
+
 /* ---- committed fixtures -------------------------------------------------- */
 
 /* The .maas name of a checkpoint tensor by the layout rules, or NULL when
@@ -1099,6 +1143,7 @@ int main(void)
         cmocka_unit_test(bert_sentence_transformers),
         cmocka_unit_test(unsupported_checkpoints),
         cmocka_unit_test(fifo_inputs_rejected),
+        cmocka_unit_test(output_over_input_rejected),
         cmocka_unit_test(committed_fixtures),
     };
     return cmocka_run_group_tests(tests, make_tmp_dir, remove_tmp_dir);

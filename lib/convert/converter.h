@@ -43,6 +43,7 @@ struct maas_cv {
     maas_writer *w;
     maas_dtype matrix_dtype; /* dtype of 2-D weights in the output */
     maas_convert_summary *summary;
+    char pooling_config_path[4096]; /* the Pooling module's config.json, "" when none */
 };
 
 /* ---- config.json -------------------------------------------------------- */
