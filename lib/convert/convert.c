@@ -43,6 +43,18 @@ maas_status maas_cv_u32(maas_cv *cv, const char *key, uint32_t *out)
     return s;
 }
 
+maas_status maas_cv_token_id(maas_cv *cv, const char *key, uint32_t vocab_size)
+{
+    uint32_t id;
+    bool present;
+    const cJSON *item = maas_cv_config(cv, key);
+    if (item && maas_json_is_int(item, 0, UINT32_MAX) && item->valuedouble >= vocab_size)
+        return maas_fail(MAAS_ERR_BAD_FORMAT, "%s: %s %.0f is outside the vocabulary of %u "
+                         "tokens (ids 0..%u)", cv->config_path, key, item->valuedouble,
+                         vocab_size, vocab_size ? vocab_size - 1 : 0);
+    return maas_cv_u32_opt(cv, key, &id, &present);
+}
+
 maas_status maas_cv_f32(maas_cv *cv, const char *key, float *out)
 {
     const cJSON *item = maas_cv_config(cv, key);
@@ -114,6 +126,28 @@ void maas_cv_drop(maas_cv *cv, const char *name)
         cv->used[i] = true;
         cv->summary->n_dropped++;
     }
+}
+
+maas_status maas_cv_check_layer_count(const maas_cv *cv, const char *prefix, const char *key,
+                                      uint32_t n_layer)
+{
+    size_t prefix_len = strlen(prefix);
+    uint32_t n = maas_st_count(cv->st);
+    for (uint32_t i = 0; i < n; i++) {
+        const char *name = cv->canon[i];
+        if (strncmp(name, prefix, prefix_len) != 0)
+            continue;
+        char *end;
+        unsigned long layer = strtoul(name + prefix_len, &end, 10);
+        if (end == name + prefix_len || *end != '.' || layer < n_layer)
+            continue;
+        return maas_fail(MAAS_ERR_SHAPE_MISMATCH,
+                         "%s: tensor '%s' belongs to layer %lu, but %s has %s %u (layers 0 "
+                         "to %u); set %s to the checkpoint's layer count",
+                         maas_st_at(cv->st, i)->path, maas_st_at(cv->st, i)->name, layer,
+                         cv->config_path, key, n_layer, n_layer ? n_layer - 1 : 0, key);
+    }
+    return MAAS_OK;
 }
 
 static void format_dims(char *buf, size_t size, int n_dims, const int64_t *shape)

@@ -79,6 +79,36 @@ static int32_t list_find(const str_list *l, const char *token)
     return -1;
 }
 
+/* A sorted copy of a vocabulary's tokens, for lookups by string. */
+typedef struct token_index {
+    const char **sorted;
+    uint32_t count;
+} token_index;
+
+static int compare_tokens(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static maas_status index_build(const str_list *v, token_index *index)
+{
+    index->count = 0;
+    index->sorted = malloc(((size_t)v->count + 1) * sizeof *index->sorted);
+    if (!index->sorted)
+        return maas_fail(MAAS_ERR_OUT_OF_MEMORY, "cannot index %u tokens", v->count);
+    for (uint32_t i = 0; i < v->count; i++)
+        if (v->items[i])
+            index->sorted[index->count++] = v->items[i];
+    qsort(index->sorted, index->count, sizeof *index->sorted, compare_tokens);
+    return MAAS_OK;
+}
+
+static bool index_has(const token_index *index, const char *token)
+{
+    return bsearch(&token, index->sorted, index->count, sizeof *index->sorted,
+                   compare_tokens) != NULL;
+}
+
 /* ---- files ------------------------------------------------------------- */
 
 typedef struct tok_files {
@@ -355,6 +385,90 @@ static maas_status read_bpe(maas_cv *cv, const tok_files *f, str_list *vocab,
     return s;
 }
 
+/* Writes GPT-2's byte-level spelling of byte b to out (NUL-terminated):
+ * bytes that are printable in Latin-1 ('!'..'~', '\xa1'..'\xac',
+ * '\xae'..'\xff') stand for themselves, and the other 68 map in order to
+ * U+0100 onwards, as bytes_to_unicode in OpenAI's encoder.py does. */
+static void byte_token(int b, char out[4])
+{
+    int cp = b;
+    bool printable = (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || b >= 0xae;
+    if (!printable) {
+        int shift = 0;
+        for (int k = 0; k < b; k++)
+            shift += !((k >= 0x21 && k <= 0x7e) || (k >= 0xa1 && k <= 0xac) || k >= 0xae);
+        cp = 0x100 + shift;
+    }
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        out[1] = '\0';
+    } else {
+        out[0] = (char)(0xc0 | (cp >> 6));
+        out[1] = (char)(0x80 | (cp & 0x3f));
+        out[2] = '\0';
+    }
+}
+
+/* Checks what the byte-level BPE tokenizer needs when the model loads:
+ * a token for each of the 256 bytes, and merges whose two parts and
+ * result are all tokens. */
+static maas_status check_bpe(const str_list *vocab, const str_list *merges,
+                             const char *vocab_source, const char *merges_source)
+{
+    token_index index;
+    maas_status s = index_build(vocab, &index);
+    if (s != MAAS_OK)
+        return s;
+    for (int b = 0; b < 256 && s == MAAS_OK; b++) {
+        char token[4];
+        byte_token(b, token);
+        if (!index_has(&index, token))
+            s = maas_fail(MAAS_ERR_BAD_FORMAT, "%s: the vocabulary has no token \"%s\" for "
+                          "byte 0x%02x; a byte-level BPE vocabulary needs all 256 byte tokens",
+                          vocab_source, token, b);
+    }
+
+    char *joined = NULL;
+    size_t joined_cap = 0;
+    for (uint32_t r = 0; r < merges->count && s == MAAS_OK; r++) {
+        const char *m = merges->items[r];
+        const char *space = strchr(m, ' ');
+        if (!space || space == m || strchr(space + 1, ' ') || space[1] == '\0') {
+            s = maas_fail(MAAS_ERR_BAD_FORMAT, "%s: merge %u \"%.64s\" is not two tokens "
+                          "separated by one space", merges_source, r + 1, m);
+            break;
+        }
+        size_t left_len = (size_t)(space - m), len = strlen(m);
+        if (len + 1 > joined_cap) {
+            char *grown = realloc(joined, len + 1);
+            if (!grown) {
+                s = maas_fail(MAAS_ERR_OUT_OF_MEMORY, "cannot check merge %u", r + 1);
+                break;
+            }
+            joined = grown;
+            joined_cap = len + 1;
+        }
+
+        /* The left part, the right part, then the two joined. */
+        const char *missing = NULL;
+        memcpy(joined, m, left_len);
+        joined[left_len] = '\0';
+        if (!index_has(&index, joined))
+            missing = "its left token";
+        else if (!index_has(&index, space + 1))
+            missing = "its right token";
+        memcpy(joined + left_len, space + 1, len - left_len);
+        if (!missing && !index_has(&index, joined))
+            missing = "the merged token";
+        if (missing)
+            s = maas_fail(MAAS_ERR_BAD_FORMAT, "%s: merge %u \"%.64s\": %s is not in the "
+                          "vocabulary %s", merges_source, r + 1, m, missing, vocab_source);
+    }
+    free(joined);
+    free(index.sorted);
+    return s;
+}
+
 maas_status maas_cv_tokenizer_bpe(maas_cv *cv, uint32_t vocab_size)
 {
     tok_files f;
@@ -365,6 +479,9 @@ maas_status maas_cv_tokenizer_bpe(maas_cv *cv, uint32_t vocab_size)
         s = read_bpe(cv, &f, &vocab, &merges, &source);
     if (s == MAAS_OK)
         s = add_added_tokens(&f, &vocab);
+    if (s == MAAS_OK)
+        s = check_bpe(&vocab, &merges, source, strcmp(source, "vocab.json") == 0 ? "merges.txt"
+                                                                               : source);
     if (s == MAAS_OK)
         s = maas_writer_set_str(cv->w, "tokenizer.model", "gpt2-bpe");
     if (s == MAAS_OK)
@@ -440,6 +557,13 @@ maas_status maas_cv_tokenizer_wordpiece(maas_cv *cv, uint32_t vocab_size)
     }
     if (s == MAAS_OK)
         s = add_added_tokens(&f, &vocab);
+    if (s == MAAS_OK && vocab.count == 0)
+        s = maas_fail(MAAS_ERR_BAD_FORMAT, "%s: %s has no tokens", cv->dir, source);
+    const char *unk = special_token(&f, "unk_token", "[UNK]");
+    if (s == MAAS_OK && list_find(&vocab, unk) < 0)
+        s = maas_fail(MAAS_ERR_BAD_FORMAT, "%s: %s has no unknown token \"%.64s\", which "
+                      "WordPiece needs for words it cannot split (BERT's is [UNK], id 100)",
+                      cv->dir, source, unk);
     if (s == MAAS_OK)
         s = maas_writer_set_str(cv->w, "tokenizer.model", "wordpiece");
     if (s == MAAS_OK)
