@@ -156,7 +156,7 @@ int main(int argc, char **argv)
      * back to its line. */
     FILE *fp = stdin;
     if (input_path) {
-        cli_check_regular_file("FILE", input_path);
+        /* A pipe or FIFO is a valid input stream here, so no regular-file check. */
         fp = fopen(input_path, "r");
         if (!fp) {
             fprintf(stderr, "maas-digits: cannot open %s: %s\n", input_path, strerror(errno));
