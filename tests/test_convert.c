@@ -1050,7 +1050,8 @@ static void unsupported_checkpoints(void **state)
     expect_gpt2_failure("eos-id", eos_past_vocab, MAAS_ERR_BAD_FORMAT, "eos_token_id 260");
     expect_gpt2_failure("bos-id", bos_past_vocab, MAAS_ERR_BAD_FORMAT, "bos_token_id 100000");
     expect_gpt2_failure("layers", fewer_layers, MAAS_ERR_SHAPE_MISMATCH, "'h.1.ln_1.weight'");
-    expect_gpt2_failure("merge-tokens", merge_of_unknown_tokens, MAAS_ERR_BAD_FORMAT, "\"x y\"");
+    expect_gpt2_failure("merge-tokens", merge_of_unknown_tokens, MAAS_ERR_BAD_FORMAT,
+                        "merges.txt line 3: merge \"x y\"");
     expect_gpt2_failure("byte-token", vocab_without_byte, MAAS_ERR_BAD_FORMAT, "byte 0x41");
     expect_bert_failures();
 

@@ -289,6 +289,8 @@ static maas_status split_lines(char *text, size_t len,
 typedef struct merges_ctx {
     str_list *merges;
     const char *path;
+    uint32_t *line_numbers;  /* [merges->count]: the merges.txt line of each merge */
+    uint32_t line_cap;
 } merges_ctx;
 
 /* One merges.txt line: "left right"; the "#version" header and blank lines
@@ -302,6 +304,15 @@ static maas_status visit_merge(void *ctx, char *line, size_t n, size_t no)
     if (!space || space == line || space == line + n - 1 || memchr(space + 1, ' ', n - (size_t)(space - line) - 1))
         return maas_fail(MAAS_ERR_BAD_FORMAT, "%s line %zu: expected two tokens separated by "
                          "one space, got \"%.64s\"", m->path, no, line);
+    if (m->merges->count == m->line_cap) {
+        uint32_t cap = m->line_cap ? m->line_cap * 2 : 256;
+        uint32_t *grown = realloc(m->line_numbers, (size_t)cap * sizeof *grown);
+        if (!grown)
+            return maas_fail(MAAS_ERR_OUT_OF_MEMORY, "cannot grow the merge list to %u", cap);
+        m->line_numbers = grown;
+        m->line_cap = cap;
+    }
+    m->line_numbers[m->merges->count] = (uint32_t)no;
     return list_push(m->merges, line, n);
 }
 
@@ -345,7 +356,7 @@ static const cJSON *tokenizer_model(const tok_files *f, const char *type)
 }
 
 static maas_status read_bpe(maas_cv *cv, const tok_files *f, str_list *vocab,
-                            str_list *merges, const char **source)
+                            str_list *merges, uint32_t **merge_lines, const char **source)
 {
     char vocab_path[4096], merges_path[4096];
     maas_cv_path(cv, vocab_path, sizeof vocab_path, "vocab.json");
@@ -366,9 +377,10 @@ static maas_status read_bpe(maas_cv *cv, const tok_files *f, str_list *vocab,
         s = maas_read_file(merges_path, MAAS_JSON_MAX_FILE, &text, &len);
         if (s != MAAS_OK)
             return s;
-        merges_ctx ctx = {merges, merges_path};
+        merges_ctx ctx = {merges, merges_path, NULL, 0};
         s = split_lines(text, len, visit_merge, &ctx);
         free(text);
+        *merge_lines = ctx.line_numbers;
         return s;
     }
 
@@ -413,7 +425,8 @@ static void byte_token(int b, char out[4])
  * a token for each of the 256 bytes, and merges whose two parts and
  * result are all tokens. */
 static maas_status check_bpe(const str_list *vocab, const str_list *merges,
-                             const char *vocab_source, const char *merges_source)
+                             const uint32_t *merge_lines, const char *vocab_source,
+                             const char *merges_source)
 {
     token_index index;
     maas_status s = index_build(vocab, &index);
@@ -433,9 +446,14 @@ static maas_status check_bpe(const str_list *vocab, const str_list *merges,
     for (uint32_t r = 0; r < merges->count && s == MAAS_OK; r++) {
         const char *m = merges->items[r];
         const char *space = strchr(m, ' ');
+        char where[48];
+        if (merge_lines)
+            snprintf(where, sizeof where, "line %u", merge_lines[r]);
+        else
+            snprintf(where, sizeof where, "merge %u", r + 1);
         if (!space || space == m || strchr(space + 1, ' ') || space[1] == '\0') {
-            s = maas_fail(MAAS_ERR_BAD_FORMAT, "%s: merge %u \"%.64s\" is not two tokens "
-                          "separated by one space", merges_source, r + 1, m);
+            s = maas_fail(MAAS_ERR_BAD_FORMAT, "%s %s: \"%.64s\" is not two tokens "
+                          "separated by one space", merges_source, where, m);
             break;
         }
         size_t left_len = (size_t)(space - m), len = strlen(m);
@@ -461,8 +479,8 @@ static maas_status check_bpe(const str_list *vocab, const str_list *merges,
         if (!missing && !index_has(&index, joined))
             missing = "the merged token";
         if (missing)
-            s = maas_fail(MAAS_ERR_BAD_FORMAT, "%s: merge %u \"%.64s\": %s is not in the "
-                          "vocabulary %s", merges_source, r + 1, m, missing, vocab_source);
+            s = maas_fail(MAAS_ERR_BAD_FORMAT, "%s %s: merge \"%.64s\": %s is not in the "
+                          "vocabulary %s", merges_source, where, m, missing, vocab_source);
     }
     free(joined);
     free(index.sorted);
@@ -473,15 +491,16 @@ maas_status maas_cv_tokenizer_bpe(maas_cv *cv, uint32_t vocab_size)
 {
     tok_files f;
     str_list vocab = {0}, merges = {0};
+    uint32_t *merge_lines = NULL;  /* stays NULL for tokenizer.json merges */
     const char *source = "";
     maas_status s = files_open(cv, &f);
     if (s == MAAS_OK)
-        s = read_bpe(cv, &f, &vocab, &merges, &source);
+        s = read_bpe(cv, &f, &vocab, &merges, &merge_lines, &source);
     if (s == MAAS_OK)
         s = add_added_tokens(&f, &vocab);
     if (s == MAAS_OK)
-        s = check_bpe(&vocab, &merges, source, strcmp(source, "vocab.json") == 0 ? "merges.txt"
-                                                                               : source);
+        s = check_bpe(&vocab, &merges, merge_lines, source,
+                      strcmp(source, "vocab.json") == 0 ? "merges.txt" : source);
     if (s == MAAS_OK)
         s = maas_writer_set_str(cv->w, "tokenizer.model", "gpt2-bpe");
     if (s == MAAS_OK)
@@ -492,6 +511,7 @@ maas_status maas_cv_tokenizer_bpe(maas_cv *cv, uint32_t vocab_size)
                                       merges.count);
     if (s == MAAS_OK)
         s = write_special(cv, &f, &vocab, "eos", "<|endoftext|>");
+    free(merge_lines);
     list_free(&vocab);
     list_free(&merges);
     files_close(&f);
