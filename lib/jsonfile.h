@@ -1,5 +1,6 @@
 /* Reading small JSON files (configs, tokenizer files, shard indexes) with
- * cJSON, and checked conversion of JSON numbers to integers. */
+ * cJSON, checked conversion of JSON numbers to integers, and opening files
+ * that must be regular (not FIFOs or devices) without blocking. */
 #ifndef MAAS_JSONFILE_H
 #define MAAS_JSONFILE_H
 
