@@ -16,7 +16,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli.h"
 #include "maas.h"
+
+/* Upper bounds of the options. */
+#define MAX_CHARS 10000000L  /* ten million characters */
+#define MAX_THREADS 1024
+#define MAX_TEMP 100.0
 
 static void usage(FILE *out)
 {
@@ -25,11 +31,14 @@ static void usage(FILE *out)
             "Generates N characters after PREFIX with a character-level RNN.\n"
             "  -m MODEL.maas  a model of architecture \"rnn\" (required)\n"
             "  -p PREFIX      text to start from (required, at least one character)\n"
-            "  -n N           characters to generate (default 200)\n"
-            "  --temp T       sampling temperature; 0 picks the most likely character\n"
-            "                 every step (default 0)\n"
-            "  --seed S       seed of the sampler's random numbers (default 1)\n"
-            "  -t THREADS     threads for the kernels (default 1)\n");
+            "  -n N           characters to generate, 0..%ld (default 200)\n"
+            "  --temp T       sampling temperature, 0..%g; 0 picks the most likely\n"
+            "                 character every step (default 0)\n"
+            "  --seed S       seed of the sampler's random numbers, 0..2^64-1, or -1 for\n"
+            "                 one taken from the clock (default 1)\n"
+            "  -t THREADS     threads for the kernels, 0..%d; 0 uses every core (default 1)\n"
+            "  -h, --help     show this help\n",
+            MAX_CHARS, MAX_TEMP, MAX_THREADS);
 }
 
 static double now_seconds(void)
@@ -89,19 +98,30 @@ int main(int argc, char **argv)
     uint64_t seed = 1;
     int n_threads = 1, opt;
 
+    cli_program = "maas-charnn";
     while ((opt = getopt_long(argc, argv, "m:p:n:t:h", long_opts, NULL)) != -1) {
         switch (opt) {
         case 'm': model_path = optarg; break;
         case 'p': prefix = optarg; break;
-        case 'n': n_chars = atol(optarg); break;
-        case 't': n_threads = atoi(optarg); break;
-        case 'T': temp = atof(optarg); break;
-        case 'S': seed = strtoull(optarg, NULL, 10); break;
+        case 'n': n_chars = (long)cli_parse_int("-n", optarg, 0, MAX_CHARS); break;
+        case 't': n_threads = (int)cli_parse_int("-t", optarg, 0, MAX_THREADS); break;
+        case 'T': temp = cli_parse_float("--temp", optarg, 0.0, MAX_TEMP); break;
+        case 'S':
+            if (!cli_parse_seed("--seed", optarg, &seed))
+                seed = (uint64_t)time(NULL) ^ ((uint64_t)clock() << 32);
+            break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
     }
-    if (!model_path || !prefix || optind != argc || n_chars < 0 || !(temp >= 0.0)) {
+    if (!model_path || !prefix) {
+        fprintf(stderr, "maas-charnn: %s is required\n", !model_path ? "-m MODEL.maas"
+                                                                      : "-p PREFIX");
+        usage(stderr);
+        return 2;
+    }
+    if (optind != argc) {
+        fprintf(stderr, "maas-charnn: unexpected argument '%s'\n", argv[optind]);
         usage(stderr);
         return 2;
     }

@@ -133,7 +133,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "maas-convert: %s\n", maas_last_error());
         fprintf(stderr, "maas-convert: conversion failed (%s); %s was left unchanged\n",
                 maas_status_name(s), out);
-        return 1;
+        /* INVALID_ARGUMENT here means the output path is one of the inputs. */
+        return s == MAAS_ERR_INVALID_ARGUMENT ? 2 : 1;
     }
     if (!quiet)
         print_summary(dir, out, &summary, opt.dtype);

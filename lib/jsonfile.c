@@ -1,33 +1,66 @@
 /* Small JSON files through cJSON. */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "jsonfile.h"
 
-maas_status maas_read_file(const char *path, size_t max_bytes, char **out, size_t *len)
+maas_status maas_open_regular_file(const char *path, int *fd, uint64_t *size)
 {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
+    int f = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (f < 0) {
         if (errno == ENOENT)
             return maas_fail(MAAS_ERR_NOT_FOUND, "%s not found", path);
         return maas_fail(MAAS_ERR_IO, "cannot open %s: %s", path, strerror(errno));
     }
     struct stat st;
-    if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(fp);
-        return maas_fail(MAAS_ERR_IO, "%s is not a regular file", path);
+    if (fstat(f, &st) != 0) {
+        int err = errno;
+        close(f);
+        return maas_fail(MAAS_ERR_IO, "cannot stat %s: %s", path, strerror(err));
     }
-    if ((uint64_t)st.st_size > max_bytes) {
-        fclose(fp);
-        return maas_fail(MAAS_ERR_IO, "%s has %lld bytes, more than the %zu this reader accepts",
-                         path, (long long)st.st_size, max_bytes);
+    if (!S_ISREG(st.st_mode)) {
+        close(f);
+        return maas_fail(MAAS_ERR_IO, "%s is not a regular file (a FIFO, directory or device)",
+                         path);
     }
-    size_t size = (size_t)st.st_size;
+    int flags = fcntl(f, F_GETFL);
+    if (flags < 0 || fcntl(f, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+        int err = errno;
+        close(f);
+        return maas_fail(MAAS_ERR_IO, "cannot clear O_NONBLOCK on %s: %s", path, strerror(err));
+    }
+    *fd = f;
+    if (size)
+        *size = (uint64_t)st.st_size;
+    return MAAS_OK;
+}
+
+maas_status maas_read_file(const char *path, size_t max_bytes, char **out, size_t *len)
+{
+    int fd;
+    uint64_t file_size;
+    maas_status s = maas_open_regular_file(path, &fd, &file_size);
+    if (s != MAAS_OK)
+        return s;
+    FILE *fp = fdopen(fd, "rb");
+    if (!fp) {
+        int err = errno;
+        close(fd);
+        return maas_fail(MAAS_ERR_IO, "cannot open %s: %s", path, strerror(err));
+    }
+    if (file_size > max_bytes) {
+        fclose(fp);
+        return maas_fail(MAAS_ERR_IO, "%s has %llu bytes, more than the %zu this reader accepts",
+                         path, (unsigned long long)file_size, max_bytes);
+    }
+    size_t size = (size_t)file_size;
     char *buf = malloc(size + 1);
     if (!buf) {
         fclose(fp);

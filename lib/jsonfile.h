@@ -1,5 +1,6 @@
 /* Reading small JSON files (configs, tokenizer files, shard indexes) with
- * cJSON, and checked conversion of JSON numbers to integers. */
+ * cJSON, checked conversion of JSON numbers to integers, and opening files
+ * that must be regular (not FIFOs or devices) without blocking. */
 #ifndef MAAS_JSONFILE_H
 #define MAAS_JSONFILE_H
 
@@ -9,6 +10,14 @@
 
 /* Largest JSON file read, in bytes. */
 #define MAAS_JSON_MAX_FILE (256u << 20)
+
+/* Opens `path` read-only after checking that it is a regular file, and
+ * stores the descriptor in *fd (with its size in *size when not NULL).
+ * The open uses O_NONBLOCK, cleared afterwards, so a FIFO is rejected
+ * instead of blocking until a writer appears.  MAAS_ERR_NOT_FOUND when the
+ * path does not exist, MAAS_ERR_IO when it cannot be opened or is a FIFO,
+ * directory or device. */
+maas_status maas_open_regular_file(const char *path, int *fd, uint64_t *size);
 
 /* Reads a whole file into a malloc'ed, NUL-terminated buffer.
  * MAAS_ERR_NOT_FOUND when it does not exist, MAAS_ERR_IO when it cannot be

@@ -250,23 +250,18 @@ static maas_status map_file(maas_safetensors *st, const char *path)
     st_map *m = &st->maps[st->map_count];
     memset(m, 0, sizeof *m);
 
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        if (errno == ENOENT)
-            return maas_fail(MAAS_ERR_NOT_FOUND, "%s not found", path);
-        return maas_fail(MAAS_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-    }
-    struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        close(fd);
-        return maas_fail(MAAS_ERR_IO, "%s is not a regular file", path);
-    }
+    /* A FIFO or device is rejected before it can block the open. */
+    int fd;
+    uint64_t file_size;
+    maas_status opened = maas_open_regular_file(path, &fd, &file_size);
+    if (opened != MAAS_OK)
+        return opened;
     m->path = strdup(path);
     if (!m->path) {
         close(fd);
         return maas_fail(MAAS_ERR_OUT_OF_MEMORY, "cannot copy a path");
     }
-    m->size = (size_t)sb.st_size;
+    m->size = (size_t)file_size;
     if (m->size > 0) {
         void *base = mmap(NULL, m->size, PROT_READ, MAP_PRIVATE, fd, 0);
         if (base == MAP_FAILED) {

@@ -7,6 +7,8 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <cjson/cJSON.h>
 
 #include "maas.h"
@@ -214,6 +216,101 @@ static void test_maas_digits_program_output(void **state)
     assert_int_equal(pclose(out), 0);
     assert_int_equal(n, n_want);
     free(want);
+}
+
+/* Runs `command` with stderr merged into stdout under a 20 s timeout and
+ * returns the output (malloc'ed) and the exit status. */
+static char *run_program(const char *command, int *exit_status)
+{
+    char full[1024];
+    snprintf(full, sizeof full, "timeout 20 %s 2>&1", command);
+    FILE *out = popen(full, "r");
+    assert_non_null(out);
+    size_t cap = 1 << 16;
+    char *text = malloc(cap);
+    size_t n = fread(text, 1, cap - 1, out);
+    text[n] = '\0';
+    int status = pclose(out);
+    *exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return text;
+}
+
+/* Writes `text` to a new file in /tmp and returns its path in `path`. */
+static void write_temp_file(char *path, size_t size, const char *name, const char *text)
+{
+    snprintf(path, size, "/tmp/maas-test-cnn-%ld-%s", (long)getpid(), name);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+}
+
+/* Bad options and bad input files give exit status 2 (usage) or 1 and a
+ * message naming the option or file and the value; --help exits 0. */
+static void test_maas_digits_program_errors(void **state)
+{
+    (void)state;
+    char empty[256], comments[256], label[256], line[4096];
+    write_temp_file(empty, sizeof empty, "empty.txt", "");
+    write_temp_file(comments, sizeof comments, "comments.txt", "# no images\n\n");
+
+    /* Line 3 contains the label 42, which a 10-class model does not have. */
+    FILE *fp = fopen(HELDOUT, "r");
+    assert_non_null(fp);
+    do
+        assert_non_null(fgets(line, sizeof line, fp));
+    while (line[0] == '#');
+    fclose(fp);
+    char *values = strchr(line, ' ');
+    assert_non_null(values);
+    char text[8192];
+    snprintf(text, sizeof text, "# labelled digits\n? %s42 %s", values + 1, values + 1);
+    write_temp_file(label, sizeof label, "label.txt", text);
+
+    char missing[256];
+    snprintf(missing, sizeof missing, "/tmp/maas-test-cnn-%ld-missing.txt", (long)getpid());
+    const struct {
+        const char *args;
+        int status;
+        const char *mention[2];
+    } cases[] = {
+        {"-t abc", 2, {"-t", "'abc'"}},
+        {"-t -3", 2, {"-t", "'-3'"}},
+        {"-t 1x", 2, {"-t", "'1x'"}},
+        {"-b 0", 2, {"-b", "'0'"}},
+        {"-b 20x", 2, {"-b", "'20x'"}},
+        {"-b 100000000", 2, {"-b", "'100000000'"}},
+        {"-t 1", 1, {"no images in", empty}},
+        {"-t 1", 1, {"no images in", comments}},
+        {"-t 1", 1, {"label 42", ":3:"}},
+        {"-t 1", 1, {"maas-digits", missing}},
+    };
+    const char *files[] = {HELDOUT, HELDOUT, HELDOUT, HELDOUT, HELDOUT, HELDOUT,
+                           empty, comments, label, missing};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char command[1024];
+        snprintf(command, sizeof command, "build/bin/maas-digits -m " MODEL_F32 " %s %s",
+                 cases[i].args, files[i]);
+        int status;
+        char *out = run_program(command, &status);
+        if (status != cases[i].status)
+            fail_msg("%s: exit status %d, expected %d; output: %s", command, status,
+                     cases[i].status, out);
+        for (int k = 0; k < 2; k++)
+            if (!strstr(out, cases[i].mention[k]))
+                fail_msg("%s: output \"%s\" does not mention \"%s\"", command, out,
+                         cases[i].mention[k]);
+        free(out);
+    }
+
+    int status;
+    char *out = run_program("build/bin/maas-digits --help", &status);
+    assert_int_equal(status, 0);
+    assert_non_null(strstr(out, "usage: maas-digits"));
+    free(out);
+    remove(empty);
+    remove(comments);
+    remove(label);
 }
 
 /* f16 linear weights change the logits by rounding only. */
@@ -511,6 +608,7 @@ int main(void)
         cmocka_unit_test(test_digits_layers_match_torch),
         cmocka_unit_test(test_digits_predictions_match_torch),
         cmocka_unit_test(test_maas_digits_program_output),
+        cmocka_unit_test(test_maas_digits_program_errors),
         cmocka_unit_test(test_digits_f16_close_to_torch),
         cmocka_unit_test(test_digits_context_limits),
         cmocka_unit_test(test_cnn_load_rejects_bad_models),

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <dirent.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <cjson/cJSON.h>
@@ -316,7 +317,9 @@ static void assert_strings(const maas_file *f, const char *key, const char *cons
 
 /* ---- GPT-2 ---------------------------------------------------------------- */
 
-enum { G_LAYERS = 2, G_EMBD = 6, G_POS = 5, G_VOCAB = 9 };
+/* The test vocabulary: GPT-2's 256 byte tokens (ids 0..255, in byte
+ * order), three merged tokens and <|endoftext|> (G_EOS). */
+enum { G_LAYERS = 2, G_EMBD = 6, G_POS = 5, G_VOCAB = 260, G_EOS = 259 };
 
 typedef struct gpt2_options {
     const char *prefix;  /* "transformer." or "" */
@@ -374,9 +377,35 @@ static void build_gpt2(checkpoint *ck, const gpt2_options *o)
         add_float(ck, "lm_head.weight", "lm_head.weight", dt, 2, (int64_t[]){G_VOCAB, C}, false);
 }
 
-static const char *const gpt2_tokens[G_VOCAB] = {
-    "a", "b", "\xc4\xa0", "ab", "\xc4\xa0" "a", "c", "\xc4\xa0the", "!", "<|endoftext|>",
-};
+static char gpt2_token_text[G_VOCAB][16];
+static const char *gpt2_tokens[G_VOCAB];
+
+/* Fills gpt2_tokens.  Byte b's token is the character U+00bb when b is
+ * printable in Latin-1, else U+0100 + (the count of non-printable bytes
+ * before b): the bytes_to_unicode table of OpenAI's GPT-2 encoder.py. */
+static void fill_gpt2_tokens(void)
+{
+    int shifted = 0;
+    for (int b = 0; b < 256; b++) {
+        bool printable = (b >= '!' && b <= '~') || (b >= 0xa1 && b <= 0xac) ||
+                         (b >= 0xae && b <= 0xff);
+        int cp = printable ? b : 256 + shifted++;
+        char *t = gpt2_token_text[b];
+        if (cp < 0x80) {
+            t[0] = (char)cp;
+        } else {
+            t[0] = (char)(0xc0 | (cp >> 6));
+            t[1] = (char)(0x80 | (cp & 0x3f));
+        }
+        gpt2_tokens[b] = t;
+    }
+    const char *merged[] = {"ab", "\xc4\xa0" "a", "\xc4\xa0the", "<|endoftext|>"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(gpt2_token_text[256 + i], sizeof gpt2_token_text[0], "%s", merged[i]);
+        gpt2_tokens[256 + i] = gpt2_token_text[256 + i];
+    }
+}
+
 static const char *const gpt2_merges[] = {"a b", "\xc4\xa0 a"};
 
 static void write_gpt2_config(const char *dir, const gpt2_options *o)
@@ -388,19 +417,25 @@ static void write_gpt2_config(const char *dir, const gpt2_options *o)
         snprintf(inner, sizeof inner, "null");
     snprintf(config, sizeof config,
              "{\"activation_function\": \"gelu_new\", \"architectures\": [\"GPT2LMHeadModel\"],"
-             " \"bos_token_id\": 8, \"eos_token_id\": 8, \"layer_norm_epsilon\": 1e-05,"
+             " \"bos_token_id\": %d, \"eos_token_id\": %d, \"layer_norm_epsilon\": 1e-05,"
              " \"model_type\": \"gpt2\", \"n_embd\": %d, \"n_head\": 2, \"n_inner\": %s,"
              " \"n_layer\": %d, \"n_positions\": %d, \"scale_attn_weights\": true,"
              " \"tie_word_embeddings\": %s, \"vocab_size\": %d}",
-             G_EMBD, inner, G_LAYERS, G_POS, o->tied ? "true" : "false", G_VOCAB);
+             G_EOS, G_EOS, G_EMBD, inner, G_LAYERS, G_POS, o->tied ? "true" : "false",
+             G_VOCAB);
     write_text(dir, "config.json", config);
 }
 
 static void write_gpt2_tokenizer_files(const char *dir)
 {
-    write_text(dir, "vocab.json",
-               "{\"a\": 0, \"b\": 1, \"\\u0120\": 2, \"ab\": 3, \"\\u0120a\": 4, \"c\": 5, "
-               "\"\\u0120the\": 6, \"!\": 7, \"<|endoftext|>\": 8}");
+    fill_gpt2_tokens();
+    cJSON *vocab = cJSON_CreateObject();
+    for (int i = 0; i < G_VOCAB; i++)
+        cJSON_AddNumberToObject(vocab, gpt2_tokens[i], i);
+    char *text = cJSON_PrintUnformatted(vocab);
+    write_text(dir, "vocab.json", text);
+    free(text);
+    cJSON_Delete(vocab);
     write_text(dir, "merges.txt", "#version: 0.2\na b\n\xc4\xa0 a\n");
     write_text(dir, "tokenizer_config.json",
                "{\"model_max_length\": 5, \"eos_token\": \"<|endoftext|>\"}");
@@ -415,8 +450,8 @@ static void check_gpt2_keys(const maas_file *f, const gpt2_options *o)
     assert_u32_key(f, "n_positions", G_POS);
     assert_u32_key(f, "vocab_size", G_VOCAB);
     assert_u32_key(f, "n_inner", o->n_inner ? (uint32_t)o->n_inner : 4 * G_EMBD);
-    assert_u32_key(f, "bos_token_id", 8);
-    assert_u32_key(f, "eos_token_id", 8);
+    assert_u32_key(f, "bos_token_id", G_EOS);
+    assert_u32_key(f, "eos_token_id", G_EOS);
     float eps;
     assert_int_equal(maas_file_get_f32(f, "layer_norm_epsilon", &eps), MAAS_OK);
     assert_true(eps == 1e-5f);
@@ -426,7 +461,7 @@ static void check_gpt2_keys(const maas_file *f, const gpt2_options *o)
     assert_str_key(f, "tokenizer.model", "gpt2-bpe");
     assert_strings(f, "tokenizer.tokens", gpt2_tokens, G_VOCAB);
     assert_strings(f, "tokenizer.merges", gpt2_merges, 2);
-    assert_i32_key(f, "tokenizer.eos_id", 8);
+    assert_i32_key(f, "tokenizer.eos_id", G_EOS);
     assert_false(maas_file_has(f, "tokenizer.cls_id"));
 }
 
@@ -480,11 +515,23 @@ static void gpt2_plain_untied_f16_source(void **state)
     build_gpt2(ck, &o);
     write_checkpoint(ck, dir, false);
     write_gpt2_config(dir, &o);
-    write_text(dir, "tokenizer.json",
-               "{\"added_tokens\": [{\"id\": 8, \"content\": \"<|endoftext|>\", "
-               "\"special\": true}], \"model\": {\"type\": \"BPE\", \"vocab\": "
-               "{\"a\": 0, \"b\": 1, \"\\u0120\": 2, \"ab\": 3, \"\\u0120a\": 4, \"c\": 5, "
-               "\"\\u0120the\": 6, \"!\": 7}, \"merges\": [[\"a\", \"b\"], [\"\\u0120\", \"a\"]]}}");
+
+    /* The vocabulary without <|endoftext|>, which comes as an added token. */
+    fill_gpt2_tokens();
+    cJSON *vocab = cJSON_CreateObject();
+    for (int i = 0; i < G_EOS; i++)
+        cJSON_AddNumberToObject(vocab, gpt2_tokens[i], i);
+    char *vocab_text = cJSON_PrintUnformatted(vocab);
+    cJSON_Delete(vocab);
+    size_t size = strlen(vocab_text) + 512;
+    char *tokenizer = malloc(size);
+    snprintf(tokenizer, size,
+             "{\"added_tokens\": [{\"id\": %d, \"content\": \"<|endoftext|>\", "
+             "\"special\": true}], \"model\": {\"type\": \"BPE\", \"vocab\": %s, "
+             "\"merges\": [[\"a\", \"b\"], [\"\\u0120\", \"a\"]]}}", G_EOS, vocab_text);
+    write_text(dir, "tokenizer.json", tokenizer);
+    free(tokenizer);
+    free(vocab_text);
 
     snprintf(out, sizeof out, "%s/gpt2-plain.maas", tmp_dir);
     if (convert_dir(dir, out, MAAS_DTYPE_F32, NULL) != MAAS_OK)
@@ -762,6 +809,74 @@ static void bert_sentence_transformers(void **state)
 
 /* ---- unsupported and broken checkpoints ---------------------------------- */
 
+/* Replaces the first `from` in dir/name with `to`. */
+static void replace_in_file(const char *dir, const char *name, const char *from, const char *to)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    static char text[1 << 16];
+    size_t n = fread(text, 1, sizeof text - 1, fp);
+    fclose(fp);
+    text[n] = '\0';
+    char *at = strstr(text, from);
+    if (!at)
+        fail_msg("%s does not contain \"%s\"", path, from);
+    static char edited[1 << 16];
+    snprintf(edited, sizeof edited, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+    write_text(dir, name, edited);
+}
+
+/* Builds a BERT folder, replaces `from` with `to` in file `name`, and
+ * checks the conversion fails with `want` and a message naming `mention`. */
+static void expect_bert_failure(const char *case_name, const char *name, const char *from,
+                                const char *to, maas_status want, const char *mention)
+{
+    char dir[128], out[256];
+    new_dir(dir, sizeof dir, case_name);
+    bert_options o = {.prefix = "", .dtype = "F32", .pooler = true};
+    checkpoint *ck = calloc(1, sizeof *ck);
+    build_bert(ck, &o);
+    write_checkpoint(ck, dir, false);
+    write_bert_files(dir, "BertModel");
+    if (from[0])
+        replace_in_file(dir, name, from, to);
+    else
+        write_text(dir, name, to);
+
+    snprintf(out, sizeof out, "%s/%s.maas", tmp_dir, case_name);
+    maas_status s = convert_dir(dir, out, MAAS_DTYPE_F32, NULL);
+    if (s != want)
+        fail_msg("%s: got %s, expected %s: %s", case_name, maas_status_name(s),
+                 maas_status_name(want), maas_last_error());
+    assert_error_mentions(mention);
+    struct stat st;
+    assert_int_equal(stat(out, &st), -1);
+    checkpoint_free(ck);
+    free(ck);
+}
+
+static void expect_bert_failures(void)
+{
+    expect_bert_failure("bert-act", "config.json", "\"hidden_act\": \"gelu\"",
+                        "\"hidden_act\": \"gelu_new\"", MAAS_ERR_UNSUPPORTED, "hidden_act");
+    expect_bert_failure("bert-eps", "config.json", "\"layer_norm_eps\": 1e-12",
+                        "\"layer_norm_eps\": 0", MAAS_ERR_BAD_FORMAT, "layer_norm_eps");
+    expect_bert_failure("bert-heads", "config.json", "\"num_attention_heads\": 2",
+                        "\"num_attention_heads\": 4", MAAS_ERR_BAD_FORMAT,
+                        "num_attention_heads 4");
+    expect_bert_failure("bert-pad", "config.json", "\"pad_token_id\": 0",
+                        "\"pad_token_id\": 12", MAAS_ERR_BAD_FORMAT, "pad_token_id 12");
+    expect_bert_failure("bert-layers", "config.json", "\"num_hidden_layers\": 2",
+                        "\"num_hidden_layers\": 1", MAAS_ERR_SHAPE_MISMATCH,
+                        "'encoder.layer.1.");
+    expect_bert_failure("bert-empty-vocab", "vocab.txt", "", "", MAAS_ERR_BAD_FORMAT,
+                        "vocab.txt has no tokens");
+    expect_bert_failure("bert-no-unk", "vocab.txt", "[UNK]\n", "[UNKNOWN]\n",
+                        MAAS_ERR_BAD_FORMAT, "\"[UNK]\"");
+}
+
 /* Builds a GPT-2 folder, applies `edit`, and checks the conversion fails
  * with `want` and a message naming `mention`, leaving no output file. */
 static void expect_gpt2_failure(const char *name, void (*edit)(checkpoint *, const char *),
@@ -880,6 +995,35 @@ static void bad_config_json(checkpoint *ck, const char *dir)
     write_text(dir, "config.json", "{\"model_type\": \"gpt2\",");
 }
 
+#define CONFIG_EDIT(fn, from, to)                                \
+    static void fn(checkpoint *ck, const char *dir)              \
+    {                                                            \
+        (void)ck;                                                \
+        replace_in_file(dir, "config.json", from, to);           \
+    }
+
+CONFIG_EDIT(zero_epsilon, "\"layer_norm_epsilon\": 1e-05", "\"layer_norm_epsilon\": 0")
+CONFIG_EDIT(negative_epsilon, "\"layer_norm_epsilon\": 1e-05", "\"layer_norm_epsilon\": -1e-05")
+CONFIG_EDIT(huge_epsilon, "\"layer_norm_epsilon\": 1e-05", "\"layer_norm_epsilon\": 1e300")
+CONFIG_EDIT(swish_activation, "\"gelu_new\"", "\"swish\"")
+CONFIG_EDIT(heads_not_dividing, "\"n_head\": 2", "\"n_head\": 4")
+CONFIG_EDIT(eos_past_vocab, "\"eos_token_id\": 259", "\"eos_token_id\": 260")
+CONFIG_EDIT(bos_past_vocab, "\"bos_token_id\": 259", "\"bos_token_id\": 100000")
+CONFIG_EDIT(fewer_layers, "\"n_layer\": 2", "\"n_layer\": 1")
+
+static void merge_of_unknown_tokens(checkpoint *ck, const char *dir)
+{
+    (void)ck;
+    write_text(dir, "merges.txt", "#version: 0.2\na b\nx y\n");
+}
+
+/* vocab.json with byte 'A' (0x41) renamed, so one byte has no token. */
+static void vocab_without_byte(checkpoint *ck, const char *dir)
+{
+    (void)ck;
+    replace_in_file(dir, "vocab.json", "\"A\":", "\"AA\":");
+}
+
 static void unsupported_checkpoints(void **state)
 {
     (void)state;
@@ -897,12 +1041,116 @@ static void unsupported_checkpoints(void **state)
     expect_gpt2_failure("merges", bad_merges, MAAS_ERR_BAD_FORMAT, "line 3");
     expect_gpt2_failure("gap", vocab_with_gap, MAAS_ERR_BAD_FORMAT, "\"b\"");
     expect_gpt2_failure("json", bad_config_json, MAAS_ERR_BAD_JSON, "config.json");
+    expect_gpt2_failure("eps-zero", zero_epsilon, MAAS_ERR_BAD_FORMAT, "layer_norm_epsilon");
+    expect_gpt2_failure("eps-negative", negative_epsilon, MAAS_ERR_BAD_FORMAT,
+                        "layer_norm_epsilon");
+    expect_gpt2_failure("eps-huge", huge_epsilon, MAAS_ERR_BAD_FORMAT, "layer_norm_epsilon");
+    expect_gpt2_failure("swish", swish_activation, MAAS_ERR_UNSUPPORTED, "activation_function");
+    expect_gpt2_failure("heads", heads_not_dividing, MAAS_ERR_BAD_FORMAT, "n_head 4");
+    expect_gpt2_failure("eos-id", eos_past_vocab, MAAS_ERR_BAD_FORMAT, "eos_token_id 260");
+    expect_gpt2_failure("bos-id", bos_past_vocab, MAAS_ERR_BAD_FORMAT, "bos_token_id 100000");
+    expect_gpt2_failure("layers", fewer_layers, MAAS_ERR_SHAPE_MISMATCH, "'h.1.ln_1.weight'");
+    expect_gpt2_failure("merge-tokens", merge_of_unknown_tokens, MAAS_ERR_BAD_FORMAT,
+                        "merges.txt line 3: merge \"x y\"");
+    expect_gpt2_failure("byte-token", vocab_without_byte, MAAS_ERR_BAD_FORMAT, "byte 0x41");
+    expect_bert_failures();
 
     maas_convert_options opt = {.dtype = MAAS_DTYPE_BF16};
     assert_int_equal(maas_convert(tmp_dir, "/tmp/x.maas", &opt, NULL), MAAS_ERR_INVALID_ARGUMENT);
     assert_int_equal(maas_convert("/nonexistent-dir", "/tmp/x.maas", NULL, NULL),
                      MAAS_ERR_NOT_FOUND);
     assert_error_mentions("config.json");
+}
+
+/* Replaces dir/name with a FIFO that has no writer, then checks that the
+ * conversion fails at once naming it.  The alarm ends the test program if
+ * an open blocks. */
+static void expect_fifo_rejected(const char *dir, const char *name)
+{
+    char path[512], out[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    snprintf(out, sizeof out, "%s/fifo.maas", tmp_dir);
+    char *saved = malloc(strlen(path) + 8);
+    snprintf(saved, strlen(path) + 8, "%s.saved", path);
+    assert_int_equal(rename(path, saved), 0);
+    assert_int_equal(mkfifo(path, 0600), 0);
+
+    alarm(10);
+    maas_status s = convert_dir(dir, out, MAAS_DTYPE_F32, NULL);
+    alarm(0);
+    if (s != MAAS_ERR_IO)
+        fail_msg("%s as a FIFO: got %s, expected IO: %s", name, maas_status_name(s),
+                 maas_last_error());
+    assert_error_mentions(name);
+    assert_error_mentions("not a regular file");
+
+    assert_int_equal(remove(path), 0);
+    assert_int_equal(rename(saved, path), 0);
+    free(saved);
+}
+
+static void fifo_inputs_rejected(void **state)
+{
+    (void)state;
+    char dir[128];
+    new_dir(dir, sizeof dir, "fifo");
+    gpt2_options o = {.prefix = "", .dtype = "F32", .tied = true};
+    checkpoint *ck = calloc(1, sizeof *ck);
+    build_gpt2(ck, &o);
+    write_gpt2_config(dir, &o);
+    write_gpt2_tokenizer_files(dir);
+    write_checkpoint(ck, dir, false);
+
+    expect_fifo_rejected(dir, "config.json");
+    expect_fifo_rejected(dir, "model.safetensors");
+    expect_fifo_rejected(dir, "merges.txt");
+    expect_fifo_rejected(dir, "tokenizer_config.json");
+    checkpoint_free(ck);
+    free(ck);
+}
+
+/* Checks that converting `dir` to `out` fails with
+ * MAAS_ERR_INVALID_ARGUMENT, naming `input` and leaving it unchanged. */
+static void expect_output_is_input(const char *dir, const char *out, const char *input)
+{
+    struct stat before, after;
+    assert_int_equal(stat(input, &before), 0);
+    maas_status s = convert_dir(dir, out, MAAS_DTYPE_F32, NULL);
+    if (s != MAAS_ERR_INVALID_ARGUMENT)
+        fail_msg("output %s: got %s, expected INVALID_ARGUMENT: %s", out,
+                 maas_status_name(s), maas_last_error());
+    assert_error_mentions(input);
+    assert_int_equal(stat(input, &after), 0);
+    assert_int_equal(after.st_size, before.st_size);
+    assert_int_equal(after.st_ino, before.st_ino);
+}
+
+static void output_over_input_rejected(void **state)
+{
+    (void)state;
+    char dir[128], path[512], link_path[512];
+    new_dir(dir, sizeof dir, "self-overwrite");
+    gpt2_options o = {.prefix = "", .dtype = "F32", .tied = true};
+    checkpoint *ck = calloc(1, sizeof *ck);
+    build_gpt2(ck, &o);
+    write_gpt2_config(dir, &o);
+    write_gpt2_tokenizer_files(dir);
+    write_checkpoint(ck, dir, false);
+
+    const char *inputs[] = {"model.safetensors", "config.json", "vocab.json", "merges.txt",
+                            "tokenizer_config.json"};
+    for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, inputs[i]);
+        expect_output_is_input(dir, path, path);
+    }
+
+    /* Another name for the same file (a hard link) is caught by its inode. */
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    snprintf(link_path, sizeof link_path, "%s/linked.maas", tmp_dir);
+    assert_int_equal(link(path, link_path), 0);
+    expect_output_is_input(dir, link_path, path);
+    checkpoint_free(ck);
+    free(ck);
 }
 
 /* ---- committed fixtures -------------------------------------------------- */
@@ -1050,6 +1298,8 @@ int main(void)
         cmocka_unit_test(bert_qa_legacy_names),
         cmocka_unit_test(bert_sentence_transformers),
         cmocka_unit_test(unsupported_checkpoints),
+        cmocka_unit_test(fifo_inputs_rejected),
+        cmocka_unit_test(output_over_input_rejected),
         cmocka_unit_test(committed_fixtures),
     };
     return cmocka_run_group_tests(tests, make_tmp_dir, remove_tmp_dir);

@@ -535,6 +535,17 @@ static void bad_header_fields(void **state)
     assert_error_mentions("/nonexistent/model.maas");
     assert_int_equal(maas_file_open(tmp_dir, &f), MAAS_ERR_IO);
     assert_null(f);
+
+    /* A FIFO with no writer: opening it must fail at once, not block.  The
+     * alarm ends the test program if the open blocks. */
+    char fifo[160];
+    snprintf(fifo, sizeof fifo, "%s/fifo.maas", tmp_dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    alarm(10);
+    assert_int_equal(maas_file_open(fifo, &f), MAAS_ERR_IO);
+    alarm(0);
+    assert_error_mentions("not a regular file");
+    assert_null(f);
     free(m);
     free(buf);
 }

@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <sys/wait.h>
 #include <cjson/cJSON.h>
 
 #include "maas.h"
@@ -230,6 +231,43 @@ static void test_maas_charnn_program_output(void **state)
     close_charnn(&c);
 }
 
+/* Bad option values exit with status 2 and a message naming the option
+ * and the value, before any generation starts. */
+static void test_maas_charnn_program_errors(void **state)
+{
+    (void)state;
+    const struct {
+        const char *args, *option, *value;
+    } cases[] = {
+        {"-n 20x", "-n", "'20x'"},
+        {"-n -1", "-n", "'-1'"},
+        {"-n 99999999999999999999999", "-n", "'99999999999999999999999'"},
+        {"--temp abc", "--temp", "'abc'"},
+        {"--temp -1", "--temp", "'-1'"},
+        {"--temp nan", "--temp", "'nan'"},
+        {"--seed 5x", "--seed", "'5x'"},
+        {"--seed -2", "--seed", "'-2'"},
+        {"-t abc", "-t", "'abc'"},
+        {"-t -3", "-t", "'-3'"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char command[512], out[4096];
+        snprintf(command, sizeof command, "timeout 20 build/bin/maas-charnn -m " MODEL_F32
+                 " -p 'And God' %s 2>&1", cases[i].args);
+        FILE *fp = popen(command, "r");
+        assert_non_null(fp);
+        size_t n = fread(out, 1, sizeof out - 1, fp);
+        out[n] = '\0';
+        int status = pclose(fp);
+        int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        if (code != 2)
+            fail_msg("%s: exit status %d, expected 2; output: %.200s", command, code, out);
+        if (!strstr(out, cases[i].option) || !strstr(out, cases[i].value))
+            fail_msg("%s: output \"%.200s\" does not name %s and %s", command, out,
+                     cases[i].option, cases[i].value);
+    }
+}
+
 /* f16 weights change the logits by rounding only. */
 static void test_charnn_f16_close_to_torch(void **state)
 {
@@ -294,6 +332,7 @@ int main(void)
         cmocka_unit_test(test_charnn_layers_match_torch),
         cmocka_unit_test(test_charnn_greedy_matches_torch),
         cmocka_unit_test(test_maas_charnn_program_output),
+        cmocka_unit_test(test_maas_charnn_program_errors),
         cmocka_unit_test(test_charnn_f16_close_to_torch),
         cmocka_unit_test(test_charnn_forward_rejects_bad_input),
         cmocka_unit_test(test_rnn_load_rejects_other_arch),

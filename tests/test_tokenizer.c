@@ -860,6 +860,54 @@ static void cli_prints_golden_ids(void **state)
     assert_int_equal(checked, 12);
 }
 
+/* A broken merges.txt is reported against merges.txt with its line, and
+ * invalid bytes are shown escaped, both by the library and by the CLI. */
+static void bad_merges_named_escaped(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/maas-merges-test-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    static const struct {
+        const char *text;
+        maas_status status;
+        const char *mention;
+    } cases[] = {
+        {"#version: 0.2\n\xc4\xa0 t\n\xff\xfe x\n", MAAS_ERR_INVALID_UTF8, "line 3"},
+        {"#version: 0.2\nab\xff\n", MAAS_ERR_BAD_FORMAT, "line 2"},
+        {"#version: 0.2\n\xc4\xa0 t\nzzzq qqq\n", MAAS_ERR_BAD_FORMAT, "line 3"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        FILE *fp = fopen(path, "wb");
+        fputs(cases[i].text, fp);
+        fclose(fp);
+
+        maas_tokenizer *tok = NULL;
+        assert_int_equal(maas_tokenizer_load_bpe(GPT2_VOCAB, path, &tok), cases[i].status);
+        assert_null(tok);
+        const char *message = maas_last_error();
+        assert_non_null(strstr(message, path));
+        assert_non_null(strstr(message, cases[i].mention));
+        assert_null(strstr(message, GPT2_VOCAB));
+        assert_null(strchr(message, '\xff'));
+        if (i < 2)
+            assert_non_null(strstr(message, "\\xff"));
+
+        /* The CLI prints the same message on stderr (merged into stdout here). */
+        char cmd[512];
+        snprintf(cmd, sizeof cmd, CLI " --vocab " GPT2_VOCAB " --merges %s hi 2>&1", path);
+        int code;
+        char *out = run_command(cmd, &code);
+        assert_int_equal(code, 1);
+        assert_non_null(strstr(out, path));
+        assert_non_null(strstr(out, cases[i].mention));
+        assert_null(strchr(out, '\xff'));
+        free(out);
+    }
+    unlink(path);
+}
+
 static void cli_options_and_errors(void **state)
 {
     (void)state;
@@ -961,6 +1009,7 @@ int main(void)
         cmocka_unit_test(shared_across_threads),
         cmocka_unit_test(cli_prints_golden_ids),
         cmocka_unit_test(cli_options_and_errors),
+        cmocka_unit_test(bad_merges_named_escaped),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -5,6 +5,7 @@
  * (qa_outputs for question answering).  Old checkpoints name LayerNorm
  * parameters gamma/beta, and most carry the embeddings.position_ids
  * buffer, which is dropped.  Linear weights are already [out, in]. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -37,8 +38,7 @@ static maas_status bert_hyperparameters(maas_cv *cv, uint32_t *n_layer, uint32_t
                                         uint32_t *inner, uint32_t *n_pos, uint32_t *vocab,
                                         uint32_t *n_types)
 {
-    uint32_t n_head, pad;
-    bool present;
+    uint32_t n_head;
     float eps;
     const char *act;
     maas_status s;
@@ -62,13 +62,22 @@ static maas_status bert_hyperparameters(maas_cv *cv, uint32_t *n_layer, uint32_t
         (s = maas_cv_u32(cv, "max_position_embeddings", n_pos)) ||
         (s = maas_cv_u32(cv, "vocab_size", vocab)) ||
         (s = maas_cv_u32(cv, "type_vocab_size", n_types)) ||
-        (s = maas_cv_u32_opt(cv, "pad_token_id", &pad, &present)) ||
         (s = maas_cv_f32(cv, "layer_norm_eps", &eps)) ||
         (s = maas_cv_str(cv, "hidden_act", &act)))
         return s;
     if (n_head == 0 || *hidden == 0 || *hidden % n_head != 0)
-        return maas_fail(MAAS_ERR_BAD_JSON, "%s: hidden_size %u is not a positive multiple "
+        return maas_fail(MAAS_ERR_BAD_FORMAT, "%s: hidden_size %u is not a positive multiple "
                          "of num_attention_heads %u", cv->config_path, *hidden, n_head);
+    if (!(eps > 0.0f) || !isfinite(eps))
+        return maas_fail(MAAS_ERR_BAD_FORMAT, "%s: layer_norm_eps is %g; expected a finite "
+                         "number > 0", cv->config_path, (double)eps);
+    /* lib/bert implements only the exact (erf) GELU. */
+    if (strcmp(act, "gelu") != 0)
+        return maas_fail(MAAS_ERR_UNSUPPORTED, "%s: hidden_act \"%s\" is not supported; "
+                         "libmaas runs BERT with \"gelu\" (the exact erf form) only",
+                         cv->config_path, act);
+    if ((s = maas_cv_token_id(cv, "pad_token_id", *vocab)))
+        return s;
     cv->summary->n_layers = *n_layer;
     cv->summary->hidden_size = *hidden;
     cv->summary->vocab_size = *vocab;
@@ -101,6 +110,8 @@ static maas_status bert_convert(maas_cv *cv)
     uint32_t n_layer, hidden, inner, n_pos, vocab, n_types;
     maas_status s = bert_hyperparameters(cv, &n_layer, &hidden, &inner, &n_pos, &vocab,
                                          &n_types);
+    if (s == MAAS_OK)
+        s = maas_cv_check_layer_count(cv, "encoder.layer.", "num_hidden_layers", n_layer);
     if (s != MAAS_OK)
         return s;
     const int64_t C = hidden, I = inner;

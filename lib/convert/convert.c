@@ -43,6 +43,18 @@ maas_status maas_cv_u32(maas_cv *cv, const char *key, uint32_t *out)
     return s;
 }
 
+maas_status maas_cv_token_id(maas_cv *cv, const char *key, uint32_t vocab_size)
+{
+    uint32_t id;
+    bool present;
+    const cJSON *item = maas_cv_config(cv, key);
+    if (item && maas_json_is_int(item, 0, UINT32_MAX) && item->valuedouble >= vocab_size)
+        return maas_fail(MAAS_ERR_BAD_FORMAT, "%s: %s %.0f is outside the vocabulary of %u "
+                         "tokens (ids 0..%u)", cv->config_path, key, item->valuedouble,
+                         vocab_size, vocab_size ? vocab_size - 1 : 0);
+    return maas_cv_u32_opt(cv, key, &id, &present);
+}
+
 maas_status maas_cv_f32(maas_cv *cv, const char *key, float *out)
 {
     const cJSON *item = maas_cv_config(cv, key);
@@ -114,6 +126,28 @@ void maas_cv_drop(maas_cv *cv, const char *name)
         cv->used[i] = true;
         cv->summary->n_dropped++;
     }
+}
+
+maas_status maas_cv_check_layer_count(const maas_cv *cv, const char *prefix, const char *key,
+                                      uint32_t n_layer)
+{
+    size_t prefix_len = strlen(prefix);
+    uint32_t n = maas_st_count(cv->st);
+    for (uint32_t i = 0; i < n; i++) {
+        const char *name = cv->canon[i];
+        if (strncmp(name, prefix, prefix_len) != 0)
+            continue;
+        char *end;
+        unsigned long layer = strtoul(name + prefix_len, &end, 10);
+        if (end == name + prefix_len || *end != '.' || layer < n_layer)
+            continue;
+        return maas_fail(MAAS_ERR_SHAPE_MISMATCH,
+                         "%s: tensor '%s' belongs to layer %lu, but %s has %s %u (layers 0 "
+                         "to %u); set %s to the checkpoint's layer count",
+                         maas_st_at(cv->st, i)->path, maas_st_at(cv->st, i)->name, layer,
+                         cv->config_path, key, n_layer, n_layer ? n_layer - 1 : 0, key);
+    }
+    return MAAS_OK;
 }
 
 static void format_dims(char *buf, size_t size, int n_dims, const int64_t *shape)
@@ -295,6 +329,50 @@ static maas_status check_all_used(const maas_cv *cv)
     return MAAS_OK;
 }
 
+/* MAAS_ERR_INVALID_ARGUMENT when out_path names the same file (device and
+ * inode) as `input`, which writing the output would replace. */
+static maas_status check_not_input(const char *out_path, const struct stat *out_st,
+                                   const char *input)
+{
+    struct stat in_st;
+    if (!input[0] || stat(input, &in_st) != 0)
+        return MAAS_OK;
+    if (in_st.st_dev == out_st->st_dev && in_st.st_ino == out_st->st_ino)
+        return maas_fail(MAAS_ERR_INVALID_ARGUMENT, "the output %s is the input file %s of "
+                         "the conversion; choose another output path", out_path, input);
+    return MAAS_OK;
+}
+
+/* Rejects an output path that is one of the files the conversion reads:
+ * the config, the checkpoint shards and their index, the tokenizer files
+ * and the Pooling module's config. */
+static maas_status check_output_path(const maas_cv *cv, const char *out_path)
+{
+    struct stat out_st;
+    if (stat(out_path, &out_st) != 0)
+        return MAAS_OK;
+
+    maas_status s = check_not_input(out_path, &out_st, cv->config_path);
+    if (s == MAAS_OK)
+        s = check_not_input(out_path, &out_st, cv->pooling_config_path);
+    static const char *const names[] = {
+        "model.safetensors.index.json", "tokenizer.json", "tokenizer_config.json",
+        "vocab.json", "merges.txt", "vocab.txt", "modules.json",
+    };
+    char path[4096];
+    for (size_t i = 0; i < sizeof names / sizeof names[0] && s == MAAS_OK; i++)
+        s = check_not_input(out_path, &out_st, maas_cv_path(cv, path, sizeof path, names[i]));
+    uint32_t n = cv->st ? maas_st_count(cv->st) : 0;
+    const char *previous = NULL;
+    for (uint32_t i = 0; i < n && s == MAAS_OK; i++) {
+        const char *shard = maas_st_at(cv->st, i)->path;
+        if (!previous || strcmp(shard, previous) != 0)
+            s = check_not_input(out_path, &out_st, shard);
+        previous = shard;
+    }
+    return s;
+}
+
 static double now_seconds(void)
 {
     struct timespec ts;
@@ -326,6 +404,8 @@ static maas_status run(maas_cv *cv, const char *out_path, const maas_convert_opt
         s = cv->arch->convert(cv);
     if (s == MAAS_OK)
         s = check_all_used(cv);
+    if (s == MAAS_OK)
+        s = check_output_path(cv, out_path);
     if (s == MAAS_OK)
         s = maas_writer_write(cv->w, out_path, opt->progress, opt->progress_user);
     if (s != MAAS_OK)

@@ -43,6 +43,7 @@ struct maas_cv {
     maas_writer *w;
     maas_dtype matrix_dtype; /* dtype of 2-D weights in the output */
     maas_convert_summary *summary;
+    char pooling_config_path[4096]; /* the Pooling module's config.json, "" when none */
 };
 
 /* ---- config.json -------------------------------------------------------- */
@@ -55,6 +56,10 @@ maas_status maas_cv_u32(maas_cv *cv, const char *key, uint32_t *out);
 /* Like maas_cv_u32 for an optional key: absent or null writes nothing and
  * sets *present to false. */
 maas_status maas_cv_u32_opt(maas_cv *cv, const char *key, uint32_t *out, bool *present);
+
+/* Like maas_cv_u32_opt for a token id ("bos_token_id", ...): it must be
+ * below vocab_size, else MAAS_ERR_BAD_FORMAT names the key. */
+maas_status maas_cv_token_id(maas_cv *cv, const char *key, uint32_t vocab_size);
 
 /* Reads required number `key` and writes it as an f32 key. */
 maas_status maas_cv_f32(maas_cv *cv, const char *key, float *out);
@@ -93,6 +98,13 @@ void maas_cv_drop(maas_cv *cv, const char *name);
 
 /* Returns true when the checkpoint has tensor `name` (canonical). */
 bool maas_cv_has(const maas_cv *cv, const char *name);
+
+/* MAAS_ERR_SHAPE_MISMATCH naming the first checkpoint tensor of a layer
+ * at or past n_layer: one whose canonical name is `prefix`, a layer number
+ * and a dot ("h.3.ln_1.weight" for prefix "h.").  `key` is the config
+ * key of the layer count, for the message. */
+maas_status maas_cv_check_layer_count(const maas_cv *cv, const char *prefix, const char *key,
+                                      uint32_t n_layer);
 
 /* Writes `name` to `buf` with printf formatting, for per-layer names. */
 const char *maas_cv_name(char *buf, size_t size, const char *fmt, ...)

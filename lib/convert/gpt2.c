@@ -6,6 +6,7 @@
  * prefix (the original OpenAI-converted file has none), and older ones
  * carry the attention-mask buffers attn.bias and attn.masked_bias, which
  * are dropped. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -34,8 +35,7 @@ static maas_status gpt2_hyperparameters(maas_cv *cv, uint32_t *n_layer, uint32_t
                                         uint32_t *n_inner, uint32_t *n_pos, uint32_t *vocab,
                                         bool *tied)
 {
-    uint32_t n_head, value;
-    bool present;
+    uint32_t n_head;
     float eps;
     const char *activation;
     maas_status s;
@@ -56,8 +56,23 @@ static maas_status gpt2_hyperparameters(maas_cv *cv, uint32_t *n_layer, uint32_t
         (s = maas_cv_str(cv, "activation_function", &activation)))
         return s;
     if (n_head == 0 || *n_embd == 0 || *n_embd % n_head != 0)
-        return maas_fail(MAAS_ERR_BAD_JSON, "%s: n_embd %u is not a positive multiple of "
+        return maas_fail(MAAS_ERR_BAD_FORMAT, "%s: n_embd %u is not a positive multiple of "
                          "n_head %u", cv->config_path, *n_embd, n_head);
+    if (!(eps > 0.0f) || !isfinite(eps))
+        return maas_fail(MAAS_ERR_BAD_FORMAT, "%s: layer_norm_epsilon is %g; expected a "
+                         "finite number > 0", cv->config_path, (double)eps);
+
+    /* The activations lib/gpt2 implements: the tanh form of GELU under its
+     * three names, the exact (erf) GELU, and ReLU. */
+    static const char *const activations[] = {"gelu_new", "gelu_pytorch_tanh", "gelu_fast",
+                                               "gelu", "relu"};
+    bool known = false;
+    for (size_t i = 0; i < sizeof activations / sizeof activations[0]; i++)
+        known = known || strcmp(activation, activations[i]) == 0;
+    if (!known)
+        return maas_fail(MAAS_ERR_UNSUPPORTED, "%s: activation_function \"%s\" is not "
+                         "supported; expected gelu_new, gelu_pytorch_tanh, gelu_fast, gelu or "
+                         "relu", cv->config_path, activation);
 
     /* n_inner: null (or absent, as in the original gpt2 config) means 4 * n_embd. */
     const cJSON *inner = maas_cv_config(cv, "n_inner");
@@ -80,8 +95,8 @@ static maas_status gpt2_hyperparameters(maas_cv *cv, uint32_t *n_layer, uint32_t
     if ((s = maas_writer_set_bool(cv->w, "tie_word_embeddings", *tied)))
         return s;
 
-    if ((s = maas_cv_u32_opt(cv, "bos_token_id", &value, &present)) ||
-        (s = maas_cv_u32_opt(cv, "eos_token_id", &value, &present)))
+    if ((s = maas_cv_token_id(cv, "bos_token_id", *vocab)) ||
+        (s = maas_cv_token_id(cv, "eos_token_id", *vocab)))
         return s;
     cv->summary->n_layers = *n_layer;
     cv->summary->hidden_size = *n_embd;
@@ -94,6 +109,8 @@ static maas_status gpt2_convert(maas_cv *cv)
     uint32_t n_layer, n_embd, n_inner, n_pos, vocab;
     bool tied = true;
     maas_status s = gpt2_hyperparameters(cv, &n_layer, &n_embd, &n_inner, &n_pos, &vocab, &tied);
+    if (s == MAAS_OK)
+        s = maas_cv_check_layer_count(cv, "h.", "n_layer", n_layer);
     if (s != MAAS_OK)
         return s;
     const int64_t C = n_embd, F = n_inner, P = n_pos, V = vocab;

@@ -18,6 +18,7 @@ static maas_status pooling_mode(maas_cv *cv, const char *module_path, const char
     snprintf(rel, sizeof rel, "%s/config.json", module_path);
     cJSON *config;
     maas_status s = maas_json_read_file(maas_cv_path(cv, path, sizeof path, rel), &config);
+    snprintf(cv->pooling_config_path, sizeof cv->pooling_config_path, "%s", path);
     if (s != MAAS_OK)
         return s;
 

@@ -79,6 +79,36 @@ static int32_t list_find(const str_list *l, const char *token)
     return -1;
 }
 
+/* A sorted copy of a vocabulary's tokens, for lookups by string. */
+typedef struct token_index {
+    const char **sorted;
+    uint32_t count;
+} token_index;
+
+static int compare_tokens(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static maas_status index_build(const str_list *v, token_index *index)
+{
+    index->count = 0;
+    index->sorted = malloc(((size_t)v->count + 1) * sizeof *index->sorted);
+    if (!index->sorted)
+        return maas_fail(MAAS_ERR_OUT_OF_MEMORY, "cannot index %u tokens", v->count);
+    for (uint32_t i = 0; i < v->count; i++)
+        if (v->items[i])
+            index->sorted[index->count++] = v->items[i];
+    qsort(index->sorted, index->count, sizeof *index->sorted, compare_tokens);
+    return MAAS_OK;
+}
+
+static bool index_has(const token_index *index, const char *token)
+{
+    return bsearch(&token, index->sorted, index->count, sizeof *index->sorted,
+                   compare_tokens) != NULL;
+}
+
 /* ---- files ------------------------------------------------------------- */
 
 typedef struct tok_files {
@@ -259,6 +289,8 @@ static maas_status split_lines(char *text, size_t len,
 typedef struct merges_ctx {
     str_list *merges;
     const char *path;
+    uint32_t *line_numbers;  /* [merges->count]: the merges.txt line of each merge */
+    uint32_t line_cap;
 } merges_ctx;
 
 /* One merges.txt line: "left right"; the "#version" header and blank lines
@@ -272,6 +304,15 @@ static maas_status visit_merge(void *ctx, char *line, size_t n, size_t no)
     if (!space || space == line || space == line + n - 1 || memchr(space + 1, ' ', n - (size_t)(space - line) - 1))
         return maas_fail(MAAS_ERR_BAD_FORMAT, "%s line %zu: expected two tokens separated by "
                          "one space, got \"%.64s\"", m->path, no, line);
+    if (m->merges->count == m->line_cap) {
+        uint32_t cap = m->line_cap ? m->line_cap * 2 : 256;
+        uint32_t *grown = realloc(m->line_numbers, (size_t)cap * sizeof *grown);
+        if (!grown)
+            return maas_fail(MAAS_ERR_OUT_OF_MEMORY, "cannot grow the merge list to %u", cap);
+        m->line_numbers = grown;
+        m->line_cap = cap;
+    }
+    m->line_numbers[m->merges->count] = (uint32_t)no;
     return list_push(m->merges, line, n);
 }
 
@@ -315,7 +356,7 @@ static const cJSON *tokenizer_model(const tok_files *f, const char *type)
 }
 
 static maas_status read_bpe(maas_cv *cv, const tok_files *f, str_list *vocab,
-                            str_list *merges, const char **source)
+                            str_list *merges, uint32_t **merge_lines, const char **source)
 {
     char vocab_path[4096], merges_path[4096];
     maas_cv_path(cv, vocab_path, sizeof vocab_path, "vocab.json");
@@ -336,9 +377,10 @@ static maas_status read_bpe(maas_cv *cv, const tok_files *f, str_list *vocab,
         s = maas_read_file(merges_path, MAAS_JSON_MAX_FILE, &text, &len);
         if (s != MAAS_OK)
             return s;
-        merges_ctx ctx = {merges, merges_path};
+        merges_ctx ctx = {merges, merges_path, NULL, 0};
         s = split_lines(text, len, visit_merge, &ctx);
         free(text);
+        *merge_lines = ctx.line_numbers;
         return s;
     }
 
@@ -355,16 +397,110 @@ static maas_status read_bpe(maas_cv *cv, const tok_files *f, str_list *vocab,
     return s;
 }
 
+/* Writes GPT-2's byte-level spelling of byte b to out (NUL-terminated):
+ * bytes that are printable in Latin-1 ('!'..'~', '\xa1'..'\xac',
+ * '\xae'..'\xff') stand for themselves, and the other 68 map in order to
+ * U+0100 onwards, as bytes_to_unicode in OpenAI's encoder.py does. */
+static void byte_token(int b, char out[4])
+{
+    int cp = b;
+    bool printable = (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || b >= 0xae;
+    if (!printable) {
+        int shift = 0;
+        for (int k = 0; k < b; k++)
+            shift += !((k >= 0x21 && k <= 0x7e) || (k >= 0xa1 && k <= 0xac) || k >= 0xae);
+        cp = 0x100 + shift;
+    }
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        out[1] = '\0';
+    } else {
+        out[0] = (char)(0xc0 | (cp >> 6));
+        out[1] = (char)(0x80 | (cp & 0x3f));
+        out[2] = '\0';
+    }
+}
+
+/* Checks what the byte-level BPE tokenizer needs when the model loads:
+ * a token for each of the 256 bytes, and merges whose two parts and
+ * result are all tokens. */
+static maas_status check_bpe(const str_list *vocab, const str_list *merges,
+                             const uint32_t *merge_lines, const char *vocab_source,
+                             const char *merges_source)
+{
+    token_index index;
+    maas_status s = index_build(vocab, &index);
+    if (s != MAAS_OK)
+        return s;
+    for (int b = 0; b < 256 && s == MAAS_OK; b++) {
+        char token[4];
+        byte_token(b, token);
+        if (!index_has(&index, token))
+            s = maas_fail(MAAS_ERR_BAD_FORMAT, "%s: the vocabulary has no token \"%s\" for "
+                          "byte 0x%02x; a byte-level BPE vocabulary needs all 256 byte tokens",
+                          vocab_source, token, b);
+    }
+
+    char *joined = NULL;
+    size_t joined_cap = 0;
+    for (uint32_t r = 0; r < merges->count && s == MAAS_OK; r++) {
+        const char *m = merges->items[r];
+        const char *space = strchr(m, ' ');
+        char where[48];
+        if (merge_lines)
+            snprintf(where, sizeof where, "line %u", merge_lines[r]);
+        else
+            snprintf(where, sizeof where, "merge %u", r + 1);
+        if (!space || space == m || strchr(space + 1, ' ') || space[1] == '\0') {
+            s = maas_fail(MAAS_ERR_BAD_FORMAT, "%s %s: \"%.64s\" is not two tokens "
+                          "separated by one space", merges_source, where, m);
+            break;
+        }
+        size_t left_len = (size_t)(space - m), len = strlen(m);
+        if (len + 1 > joined_cap) {
+            char *grown = realloc(joined, len + 1);
+            if (!grown) {
+                s = maas_fail(MAAS_ERR_OUT_OF_MEMORY, "cannot check merge %u", r + 1);
+                break;
+            }
+            joined = grown;
+            joined_cap = len + 1;
+        }
+
+        /* The left part, the right part, then the two joined. */
+        const char *missing = NULL;
+        memcpy(joined, m, left_len);
+        joined[left_len] = '\0';
+        if (!index_has(&index, joined))
+            missing = "its left token";
+        else if (!index_has(&index, space + 1))
+            missing = "its right token";
+        memcpy(joined + left_len, space + 1, len - left_len);
+        if (!missing && !index_has(&index, joined))
+            missing = "the merged token";
+        if (missing)
+            s = maas_fail(MAAS_ERR_BAD_FORMAT, "%s %s: merge \"%.64s\": %s is not in the "
+                          "vocabulary %s", merges_source, where, m, missing, vocab_source);
+    }
+    free(joined);
+    free(index.sorted);
+    return s;
+}
+
 maas_status maas_cv_tokenizer_bpe(maas_cv *cv, uint32_t vocab_size)
 {
     tok_files f;
     str_list vocab = {0}, merges = {0};
+    uint32_t *merge_lines = NULL;  /* stays NULL for tokenizer.json merges */
     const char *source = "";
     maas_status s = files_open(cv, &f);
     if (s == MAAS_OK)
-        s = read_bpe(cv, &f, &vocab, &merges, &source);
+        s = read_bpe(cv, &f, &vocab, &merges, &merge_lines, &source);
     if (s == MAAS_OK)
         s = add_added_tokens(&f, &vocab);
+    if (s == MAAS_OK)
+        s = check_bpe(&vocab, &merges, merge_lines, source,
+                      strcmp(source, "vocab.json") == 0 ? "merges.txt" : source);
     if (s == MAAS_OK)
         s = maas_writer_set_str(cv->w, "tokenizer.model", "gpt2-bpe");
     if (s == MAAS_OK)
@@ -375,6 +511,7 @@ maas_status maas_cv_tokenizer_bpe(maas_cv *cv, uint32_t vocab_size)
                                       merges.count);
     if (s == MAAS_OK)
         s = write_special(cv, &f, &vocab, "eos", "<|endoftext|>");
+    free(merge_lines);
     list_free(&vocab);
     list_free(&merges);
     files_close(&f);
@@ -440,6 +577,13 @@ maas_status maas_cv_tokenizer_wordpiece(maas_cv *cv, uint32_t vocab_size)
     }
     if (s == MAAS_OK)
         s = add_added_tokens(&f, &vocab);
+    if (s == MAAS_OK && vocab.count == 0)
+        s = maas_fail(MAAS_ERR_BAD_FORMAT, "%s: %s has no tokens", cv->dir, source);
+    const char *unk = special_token(&f, "unk_token", "[UNK]");
+    if (s == MAAS_OK && list_find(&vocab, unk) < 0)
+        s = maas_fail(MAAS_ERR_BAD_FORMAT, "%s: %s has no unknown token \"%.64s\", which "
+                      "WordPiece needs for words it cannot split (BERT's is [UNK], id 100)",
+                      cv->dir, source, unk);
     if (s == MAAS_OK)
         s = maas_writer_set_str(cv->w, "tokenizer.model", "wordpiece");
     if (s == MAAS_OK)

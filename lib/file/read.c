@@ -12,6 +12,7 @@
 
 #include "file/format.h"
 #include "internal.h"
+#include "jsonfile.h"
 #include "maas/file.h"
 
 typedef struct file_kv {
@@ -493,20 +494,15 @@ maas_status maas_file_open(const char *path, maas_file **out)
         return maas_fail(MAAS_ERR_UNSUPPORTED,
                          "%s: .maas files are little-endian and this host is not", path);
 
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return maas_fail(MAAS_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int err = errno;
-        close(fd);
-        return maas_fail(MAAS_ERR_IO, "cannot stat %s: %s", path, strerror(err));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return maas_fail(MAAS_ERR_IO, "%s is not a regular file", path);
-    }
-    if (st.st_size == 0) {
+    /* A FIFO or device is rejected before it can block the open. */
+    int fd;
+    uint64_t file_size;
+    maas_status opened = maas_open_regular_file(path, &fd, &file_size);
+    if (opened == MAAS_ERR_NOT_FOUND)
+        return maas_fail(MAAS_ERR_IO, "cannot open %s: %s", path, strerror(ENOENT));
+    if (opened != MAAS_OK)
+        return opened;
+    if (file_size == 0) {
         close(fd);
         return maas_fail(MAAS_ERR_TRUNCATED, "%s: the file is empty", path);
     }
@@ -520,7 +516,7 @@ maas_status maas_file_open(const char *path, maas_file **out)
         return maas_fail(MAAS_ERR_OUT_OF_MEMORY, "%s: cannot allocate the file handle", path);
     }
     f->path = path_copy;
-    f->map_size = (size_t)st.st_size;
+    f->map_size = (size_t)file_size;
     void *map = mmap(NULL, f->map_size, PROT_READ, MAP_PRIVATE, fd, 0);
     int map_err = errno;
     close(fd);

@@ -4,16 +4,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
+#include "jsonfile.h"
 #include "tok_internal.h"
 
 static maas_status read_whole_file(const char *path, char **data, size_t *len)
 {
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return maas_fail(MAAS_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    /* A FIFO or device is rejected before it can block the open. */
+    int fd;
+    maas_status opened = maas_open_regular_file(path, &fd, NULL);
+    if (opened == MAAS_ERR_NOT_FOUND)
+        return maas_fail(MAAS_ERR_IO, "cannot open %s: %s", path, strerror(ENOENT));
+    if (opened != MAAS_OK)
+        return opened;
+    FILE *fp = fdopen(fd, "rb");
+    if (!fp) {
+        int err = errno;
+        close(fd);
+        return maas_fail(MAAS_ERR_IO, "cannot open %s: %s", path, strerror(err));
+    }
     char *buf = NULL;
     size_t cap = 0, n = 0;
     for (;;) {
@@ -50,6 +62,58 @@ static maas_status prefix_error(maas_status st, const char *path)
     char message[768];
     snprintf(message, sizeof message, "%s", maas_last_error());
     return maas_fail(st, "%s: %s", path, message);
+}
+
+/* Writes `len` bytes of `s` to `out` for a message: valid UTF-8 as is,
+ * every other byte and control characters as \xHH, cut to about 120 bytes. */
+static const char *escape_bytes(const char *s, size_t len, char *out, size_t size)
+{
+    size_t o = 0, i = 0;
+    while (i < len && o + 8 < size && o < 120) {
+        int32_t cp;
+        int n = tok_utf8_decode((const unsigned char *)s + i, len - i, &cp);
+        if (n > 0 && cp >= 0x20 && cp != 0x7f) {
+            memcpy(out + o, s + i, (size_t)n);
+            o += (size_t)n;
+            i += (size_t)n;
+        } else {
+            o += (size_t)snprintf(out + o, size - o, "\\x%02x", (unsigned char)s[i]);
+            i++;
+        }
+    }
+    if (i < len && o + 4 < size)
+        o += (size_t)snprintf(out + o, size - o, "...");
+    out[o] = '\0';
+    return out;
+}
+
+/* Checks each merges.txt line before the tokenizer is built, so errors
+ * name the file and line: two tokens separated by one space, in UTF-8
+ * (vocab.json tokens are JSON strings, so other bytes can never match). */
+static maas_status check_merge_lines(const char *path, char *const *lines, const uint32_t *lens,
+                                     uint32_t first, uint32_t n)
+{
+    char shown[160];
+    for (uint32_t i = first; i < n; i++) {
+        const char *m = lines[i];
+        size_t len = lens[i];
+        const char *space = memchr(m, ' ', len);
+        if (!space || space == m || space == m + len - 1 ||
+            memchr(space + 1, ' ', len - (size_t)(space - m) - 1))
+            return maas_fail(MAAS_ERR_BAD_FORMAT, "%s line %u: expected two tokens separated "
+                             "by one space, got \"%s\"", path, i + 1,
+                             escape_bytes(m, len, shown, sizeof shown));
+        for (size_t at = 0; at < len;) {
+            int32_t cp;
+            int k = tok_utf8_decode((const unsigned char *)m + at, len - at, &cp);
+            if (k <= 0)
+                return maas_fail(MAAS_ERR_INVALID_UTF8, "%s line %u: byte %zu is not valid "
+                                 "UTF-8 in \"%s\"", path, i + 1, at + 1,
+                                 escape_bytes(m, len, shown, sizeof shown));
+            at += (size_t)k;
+        }
+    }
+    return MAAS_OK;
 }
 
 /* Splits text into lines in place (dropping "\n" and a "\r" before it);
@@ -135,19 +199,31 @@ maas_status maas_tokenizer_load_bpe(const char *vocab_json_path, const char *mer
         st = read_whole_file(merges_path, &merges_text, &merges_len);
     if (st == MAAS_OK)
         st = split_lines(merges_text, merges_len, &lines, &lens, &n_lines);
+    uint32_t first = 0, n = 0;
     if (st == MAAS_OK) {
-        uint32_t first = n_lines > 0 && strncmp(lines[0], "#version", 8) == 0 ? 1 : 0;
-        uint32_t n = n_lines;
+        first = n_lines > 0 && strncmp(lines[0], "#version", 8) == 0 ? 1 : 0;
+        n = n_lines;
         while (n > first && lens[n - 1] == 0)
             n--;  /* trailing blank lines */
+        st = check_merge_lines(merges_path, lines, lens, first, n);
+    }
+    if (st == MAAS_OK) {
         spec.n_tokens = n_tokens;
         spec.tokens = tokens;
         spec.n_merges = n - first;
         spec.merges = (const char *const *)lines + first;
         spec.merge_lens = lens + first;
         st = tok_build(&spec, out);
-        if (st != MAAS_OK)
+        /* tok_build's messages about merges start with "merge RANK"; the
+         * others concern the vocabulary. */
+        unsigned rank;
+        if (st != MAAS_OK && sscanf(maas_last_error(), "merge %u", &rank) == 1) {
+            char where[4200];
+            snprintf(where, sizeof where, "%s line %u", merges_path, rank + first + 1);
+            st = prefix_error(st, where);
+        } else if (st != MAAS_OK) {
             st = prefix_error(st, vocab_json_path);
+        }
     }
 
     free(lines);
