@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "maas.h"
 
 #define MAX_STOP MAAS_GPT2_MAX_STOP
@@ -177,6 +178,7 @@ int main(int argc, char **argv)
     maas_gpt2_context_params_default(&cp);
     maas_gpt2_generate_params gp;
     maas_gpt2_generate_params_default(&gp);
+    cli_program = "maas-generate";
     /* llama.cpp's defaults. */
     gp.sampling.temperature = 0.8f;
     gp.sampling.top_k = 40;
@@ -254,6 +256,11 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    /* Writing the logits over the model would truncate the mapped file
+     * under the program, and writing them over the prompt file would
+     * destroy the input. */
+    cli_check_output("--logits-out", logits_path, model_path);
+    cli_check_output("--logits-out", logits_path, prompt_file);
     if (maas_sampling_params_validate(&gp.sampling) != MAAS_OK) {
         fprintf(stderr, "maas-generate: %s\n", maas_last_error());
         return 2;
