@@ -31,6 +31,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "maas.h"
 
 #define DEFAULT_SYSTEM "A conversation between a user and a helpful assistant."
@@ -62,7 +63,9 @@ static void usage(FILE *out)
         "      --top-p P           default 0.95 (1: off)\n"
         "      --min-p P           default 0.05 (0: off)\n"
         "      --repeat-penalty R  default 1.1 (1: off)\n"
-        "  -s, --seed S            random seed (default -1: random)\n"
+        "  -s, --seed S            random seed, 0..18446744073709551615 (default\n"
+        "                          -1: a random one per reply;\n"
+        "                          18446744073709551615 also picks one)\n"
         "  -i, --interactive       turn-by-turn even when stdin is not a\n"
         "                          terminal (one message per line)\n"
         "  -h, --help              show this help\n",
@@ -382,6 +385,7 @@ static float parse_float(const char *flag, const char *text)
 
 int main(int argc, char **argv)
 {
+    cli_program = "maas-chat";
     static const char *const stops[] = {"\nUser:", "\nAssistant:", "\n\n"};
     const char *model_path = NULL;
     bool force_interactive = false;
@@ -420,11 +424,10 @@ int main(int argc, char **argv)
         case 'n': c.max_reply = parse_int("-n", optarg, 1, 1 << 30); break;
         case 't': cp.n_threads = parse_int("-t", optarg, 1, 1024); break;
         case 'c': cp.n_ctx = parse_int("-c", optarg, 1, 1 << 30); break;
-        case 's': {
-            long seed = parse_int("--seed", optarg, -1, 2147483647L);
-            c.gp.sampling.seed = seed < 0 ? MAAS_SEED_RANDOM : (uint64_t)seed;
+        case 's':
+            if (!cli_parse_seed("--seed", optarg, &c.gp.sampling.seed))
+                c.gp.sampling.seed = MAAS_SEED_RANDOM;
             break;
-        }
         case 'i': force_interactive = true; break;
         case OPT_TEMP: c.gp.sampling.temperature = parse_float("--temp", optarg); break;
         case OPT_TOP_K: c.gp.sampling.top_k = parse_int("--top-k", optarg, 0, 1 << 30); break;

@@ -43,8 +43,9 @@ static void usage(FILE *out)
         "                          probability (default 0.05; 0: off)\n"
         "      --repeat-penalty R  divide the logits of tokens already in the\n"
         "                          context by R (default 1.0: off)\n"
-        "  -s, --seed S            random seed (default -1: a random one,\n"
-        "                          printed to stderr)\n"
+        "  -s, --seed S            random seed, 0..18446744073709551615 (default\n"
+        "                          -1: a random one, printed to stderr to repeat\n"
+        "                          the run; 18446744073709551615 also picks one)\n"
         "      --stop TEXT         stop before TEXT (may be repeated, up to %d)\n"
         "      --ignore-eos        keep going after <|endoftext|>\n"
         "      --ids               print the generated token ids, space-separated,\n"
@@ -169,6 +170,7 @@ static int write_prompt_logits(maas_gpt2_context *ctx, const int32_t *ids,
 
 int main(int argc, char **argv)
 {
+    cli_program = "maas-generate";
     const char *model_path = NULL, *prompt_arg = NULL, *prompt_file = NULL;
     const char *logits_path = NULL;
     const char *stops[MAX_STOP];
@@ -178,7 +180,6 @@ int main(int argc, char **argv)
     maas_gpt2_context_params_default(&cp);
     maas_gpt2_generate_params gp;
     maas_gpt2_generate_params_default(&gp);
-    cli_program = "maas-generate";
     /* llama.cpp's defaults. */
     gp.sampling.temperature = 0.8f;
     gp.sampling.top_k = 40;
@@ -219,11 +220,10 @@ int main(int argc, char **argv)
         case 't': cp.n_threads = parse_int("-t", optarg, 1, 1024); break;
         case 'c': cp.n_ctx = parse_int("-c", optarg, 1, 1 << 30); break;
         case 'b': cp.n_batch = parse_int("-b", optarg, 1, 1 << 30); break;
-        case 's': {
-            long long seed = parse_int("--seed", optarg, -1, 2147483647L);
-            gp.sampling.seed = seed < 0 ? MAAS_SEED_RANDOM : (uint64_t)seed;
+        case 's':
+            if (!cli_parse_seed("--seed", optarg, &gp.sampling.seed))
+                gp.sampling.seed = MAAS_SEED_RANDOM;
             break;
-        }
         case OPT_TEMP: gp.sampling.temperature = parse_float("--temp", optarg); break;
         case OPT_TOP_K: gp.sampling.top_k = parse_int("--top-k", optarg, 0, 1 << 30); break;
         case OPT_TOP_P: gp.sampling.top_p = parse_float("--top-p", optarg); break;

@@ -1,5 +1,6 @@
-/* The command line of maas-generate, run as a child process: output paths
- * that would overwrite an input and the --logits-out file.
+/* The command lines of maas-generate and maas-chat, run as child
+ * processes: output paths that would overwrite an input, the --logits-out
+ * file, and seeds over the whole unsigned 64-bit range.
  *
  * Needs build/bin/ and build/fixtures/gpt2-tiny.maas (`make all fixtures`). */
 #include <setjmp.h>
@@ -19,6 +20,7 @@
 #include "testutil.h"
 
 #define GENERATE "build/bin/maas-generate"
+#define CHAT "build/bin/maas-chat"
 #define MODEL "build/fixtures/gpt2-tiny.maas"
 
 /* A scratch folder under build/tests, made once for the whole program. */
@@ -202,6 +204,98 @@ static void logits_out_writes_every_position(void **state)
     unlink(path);
 }
 
+/* ---- seeds ------------------------------------------------------------------------ */
+
+/* Reads the seed from maas-generate's "seed N, stopped by ..." line. */
+static bool find_seed(const char *err, unsigned long long *seed)
+{
+    const char *line = strstr(err, "seed ");
+    return line && sscanf(line, "seed %llu", seed) == 1;
+}
+
+/* A run with a random seed prints it, and --seed with that value repeats
+ * the text.  Random seeds have 63 bits, so they almost always exceed 2^31. */
+static void printed_seed_repeats_run(void **state)
+{
+    (void)state;
+    run_result first = run(GENERATE " -m " MODEL " -p Hello -n 12 -t 1");
+    assert_int_equal(first.exit_code, 0);
+    unsigned long long seed;
+    if (!find_seed(first.err, &seed))
+        fail_msg("no seed line in:\n%s", first.err);
+
+    run_result again = run(GENERATE " -m " MODEL " -p Hello -n 12 -t 1 --seed %llu", seed);
+    if (again.exit_code != 0)
+        fail_msg("--seed %llu: exit %d; stderr:\n%s", seed, again.exit_code, again.err);
+    assert_string_equal(again.out, first.out);
+    unsigned long long again_seed;
+    assert_true(find_seed(again.err, &again_seed));
+    assert_true(again_seed == seed);
+
+    run_result_free(&first);
+    run_result_free(&again);
+}
+
+/* Seeds above 2^31 up to 2^64 - 2 are used as given: the printed seed is
+ * the same and two runs give the same text. */
+static void large_seeds_accepted(void **state)
+{
+    (void)state;
+    const char *seeds[] = {"2147483648", "9223372036854775807", "12345678901234567890",
+                           "18446744073709551614"};
+    for (size_t i = 0; i < sizeof seeds / sizeof seeds[0]; i++) {
+        run_result a = run(GENERATE " -m " MODEL " -p Hello -n 12 -t 1 --seed %s", seeds[i]);
+        run_result b = run(GENERATE " -m " MODEL " -p Hello -n 12 -t 1 -s %s", seeds[i]);
+        if (a.exit_code != 0)
+            fail_msg("--seed %s: exit %d; stderr:\n%s", seeds[i], a.exit_code, a.err);
+        assert_int_equal(b.exit_code, 0);
+        assert_string_equal(a.out, b.out);
+        unsigned long long printed;
+        assert_true(find_seed(a.err, &printed));
+        assert_true(printed == strtoull(seeds[i], NULL, 10));
+        run_result_free(&a);
+        run_result_free(&b);
+    }
+}
+
+/* Seeds that are not -1 or a number in 0..2^64 - 1 exit 2 with a message
+ * naming the option and the value. */
+static void invalid_seeds_rejected(void **state)
+{
+    (void)state;
+    const char *seeds[] = {"-2", "abc", "18446744073709551616", "1.5", "-18446744073709551615"};
+    const char *programs[] = {GENERATE " -m " MODEL " -p Hello -n 1", "printf Hi | " CHAT
+                                                                       " -m " MODEL " -n 1"};
+    for (size_t p = 0; p < 2; p++) {
+        for (size_t i = 0; i < sizeof seeds / sizeof seeds[0]; i++) {
+            run_result r = run("%s --seed '%s'", programs[p], seeds[i]);
+            char quoted[64];
+            snprintf(quoted, sizeof quoted, "'%s'", seeds[i]);
+            if (r.exit_code != 2)
+                fail_msg("%s --seed %s: exit %d, expected 2", programs[p], seeds[i],
+                         r.exit_code);
+            assert_contains(r.err, "--seed");
+            assert_contains(r.err, quoted);
+            run_result_free(&r);
+        }
+    }
+}
+
+/* maas-chat accepts a seed above 2^63, and the same seed repeats the reply. */
+static void chat_large_seed_repeats(void **state)
+{
+    (void)state;
+    const char *cmd = "printf Hi | " CHAT " -m " MODEL " -n 8 -t 1 --seed 12345678901234567890";
+    run_result a = run("%s", cmd);
+    run_result b = run("%s", cmd);
+    if (a.exit_code != 0)
+        fail_msg("exit %d; stderr:\n%s", a.exit_code, a.err);
+    assert_int_equal(b.exit_code, 0);
+    assert_string_equal(a.out, b.out);
+    run_result_free(&a);
+    run_result_free(&b);
+}
+
 /* ---- setup ----------------------------------------------------------------------- */
 
 static int make_scratch(void **state)
@@ -229,6 +323,10 @@ int main(void)
         cmocka_unit_test(logits_out_over_model_rejected),
         cmocka_unit_test(logits_out_over_prompt_rejected),
         cmocka_unit_test(logits_out_writes_every_position),
+        cmocka_unit_test(printed_seed_repeats_run),
+        cmocka_unit_test(large_seeds_accepted),
+        cmocka_unit_test(invalid_seeds_rejected),
+        cmocka_unit_test(chat_large_seed_repeats),
     };
     return cmocka_run_group_tests(tests, make_scratch, remove_scratch);
 }
