@@ -24,6 +24,7 @@
  * start of the transcript, right after the system line, until they fit.  A
  * note on stderr says how many. */
 #include <errno.h>
+#include <float.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -58,7 +59,7 @@ static void usage(FILE *out)
         "  -t, --threads N         threads (default: all cores)\n"
         "  -c, --ctx-size N        context window in tokens (default: the\n"
         "                          model's n_positions)\n"
-        "      --temp T            temperature (default 0.8; 0: greedy)\n"
+        "      --temp T            temperature, 0 or more (default 0.8; 0: greedy)\n"
         "      --top-k K           default 40 (0: off)\n"
         "      --top-p P           default 0.95 (1: off)\n"
         "      --min-p P           default 0.05 (0: off)\n"
@@ -429,7 +430,9 @@ int main(int argc, char **argv)
                 c.gp.sampling.seed = MAAS_SEED_RANDOM;
             break;
         case 'i': force_interactive = true; break;
-        case OPT_TEMP: c.gp.sampling.temperature = parse_float("--temp", optarg); break;
+        case OPT_TEMP:
+            c.gp.sampling.temperature = (float)cli_parse_float("--temp", optarg, 0, FLT_MAX);
+            break;
         case OPT_TOP_K: c.gp.sampling.top_k = parse_int("--top-k", optarg, 0, 1 << 30); break;
         case OPT_TOP_P: c.gp.sampling.top_p = parse_float("--top-p", optarg); break;
         case OPT_MIN_P: c.gp.sampling.min_p = parse_float("--min-p", optarg); break;

@@ -6,6 +6,7 @@
  * The continuation goes to stdout (not the prompt); the timings go to
  * stderr. */
 #include <errno.h>
+#include <float.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,7 +35,7 @@ static void usage(FILE *out)
         "  -c, --ctx-size N        context window in tokens (default: the\n"
         "                          model's n_positions)\n"
         "  -b, --batch-size N      prompt tokens per batched pass (default 128)\n"
-        "      --temp T            temperature (default 0.8; 0: greedy)\n"
+        "      --temp T            temperature, 0 or more (default 0.8; 0: greedy)\n"
         "      --top-k K           keep the K most likely tokens (default 40;\n"
         "                          0: all)\n"
         "      --top-p P           keep the smallest set of tokens whose\n"
@@ -224,7 +225,9 @@ int main(int argc, char **argv)
             if (!cli_parse_seed("--seed", optarg, &gp.sampling.seed))
                 gp.sampling.seed = MAAS_SEED_RANDOM;
             break;
-        case OPT_TEMP: gp.sampling.temperature = parse_float("--temp", optarg); break;
+        case OPT_TEMP:
+            gp.sampling.temperature = (float)cli_parse_float("--temp", optarg, 0, FLT_MAX);
+            break;
         case OPT_TOP_K: gp.sampling.top_k = parse_int("--top-k", optarg, 0, 1 << 30); break;
         case OPT_TOP_P: gp.sampling.top_p = parse_float("--top-p", optarg); break;
         case OPT_MIN_P: gp.sampling.min_p = parse_float("--min-p", optarg); break;
@@ -355,9 +358,15 @@ int main(int argc, char **argv)
     }
 
     /* Timings: the prompt pass, then the decoding steps. */
+    /* Greedy decoding draws no random numbers, so it prints no seed. */
     int n_prompt_eval = r.n_prompt - r.n_prompt_cached;
-    fprintf(stderr, "maas-generate: seed %llu, stopped by %s\n",
-            (unsigned long long)r.seed, maas_stop_reason_name(r.stop_reason));
+    bool greedy = gp.sampling.temperature <= 0.0f || gp.sampling.top_k == 1;
+    if (greedy)
+        fprintf(stderr, "maas-generate: greedy decoding, stopped by %s\n",
+                maas_stop_reason_name(r.stop_reason));
+    else
+        fprintf(stderr, "maas-generate: seed %llu, stopped by %s\n",
+                (unsigned long long)r.seed, maas_stop_reason_name(r.stop_reason));
     fprintf(stderr, "maas-generate: prompt %d tokens in %.3f s (%.1f tokens/s)\n",
             n_prompt_eval, r.prompt_seconds,
             r.prompt_seconds > 0 ? n_prompt_eval / r.prompt_seconds : 0.0);

@@ -1,6 +1,6 @@
 /* The command lines of maas-generate and maas-chat, run as child
  * processes: output paths that would overwrite an input, the --logits-out
- * file, and seeds over the whole unsigned 64-bit range.
+ * file, seeds over the whole unsigned 64-bit range, and the temperature.
  *
  * Needs build/bin/ and build/fixtures/gpt2-tiny.maas (`make all fixtures`). */
 #include <setjmp.h>
@@ -296,6 +296,50 @@ static void chat_large_seed_repeats(void **state)
     run_result_free(&b);
 }
 
+/* ---- temperature ------------------------------------------------------------------ */
+
+/* A negative temperature exits 2 with a message naming --temp and the
+ * value, in both programs. */
+static void negative_temperature_rejected(void **state)
+{
+    (void)state;
+    const char *temps[] = {"-1", "-0.5", "-1e-30"};
+    const char *programs[] = {GENERATE " -m " MODEL " -p Hello -n 1", "printf Hi | " CHAT
+                                                                       " -m " MODEL " -n 1"};
+    for (size_t p = 0; p < 2; p++) {
+        for (size_t i = 0; i < sizeof temps / sizeof temps[0]; i++) {
+            run_result r = run("%s --temp %s", programs[p], temps[i]);
+            char quoted[64];
+            snprintf(quoted, sizeof quoted, "'%s'", temps[i]);
+            if (r.exit_code != 2)
+                fail_msg("%s --temp %s: exit %d, expected 2", programs[p], temps[i],
+                         r.exit_code);
+            assert_contains(r.err, "--temp");
+            assert_contains(r.err, quoted);
+            run_result_free(&r);
+        }
+    }
+}
+
+/* --temp 0 and --top-k 1 both choose the most likely token, give the same
+ * text and print no seed, which would repeat nothing. */
+static void greedy_run_prints_no_seed(void **state)
+{
+    (void)state;
+    run_result temp0 = run(GENERATE " -m " MODEL " -p Hello -n 12 -t 1 --temp 0");
+    run_result top1 = run(GENERATE " -m " MODEL " -p Hello -n 12 -t 1 --top-k 1");
+    assert_int_equal(temp0.exit_code, 0);
+    assert_int_equal(top1.exit_code, 0);
+    assert_string_equal(temp0.out, top1.out);
+    if (strstr(temp0.err, "seed"))
+        fail_msg("--temp 0 printed a seed:\n%s", temp0.err);
+    if (strstr(top1.err, "seed"))
+        fail_msg("--top-k 1 printed a seed:\n%s", top1.err);
+    assert_contains(temp0.err, "stopped by max_tokens");
+    run_result_free(&temp0);
+    run_result_free(&top1);
+}
+
 /* ---- setup ----------------------------------------------------------------------- */
 
 static int make_scratch(void **state)
@@ -327,6 +371,8 @@ int main(void)
         cmocka_unit_test(large_seeds_accepted),
         cmocka_unit_test(invalid_seeds_rejected),
         cmocka_unit_test(chat_large_seed_repeats),
+        cmocka_unit_test(negative_temperature_rejected),
+        cmocka_unit_test(greedy_run_prints_no_seed),
     };
     return cmocka_run_group_tests(tests, make_scratch, remove_scratch);
 }
