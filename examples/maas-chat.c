@@ -23,7 +23,6 @@
  * window, the oldest turns (message and reply together) are dropped from the
  * start of the transcript, right after the system line, until they fit.  A
  * note on stderr says how many. */
-#include <errno.h>
 #include <float.h>
 #include <getopt.h>
 #include <signal.h>
@@ -359,31 +358,6 @@ static int run_one_shot(chat *c)
 
 /* ---- main ---------------------------------------------------------------------------- */
 
-static int parse_int(const char *flag, const char *text, long lo, long hi)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(text, &end, 10);
-    if (errno || end == text || *end || v < lo || v > hi) {
-        fprintf(stderr, "maas-chat: %s: invalid value \"%s\" (expected an "
-                "integer in %ld..%ld)\n", flag, text, lo, hi);
-        exit(2);
-    }
-    return (int)v;
-}
-
-static float parse_float(const char *flag, const char *text)
-{
-    char *end;
-    errno = 0;
-    float v = strtof(text, &end);
-    if (errno || end == text || *end) {
-        fprintf(stderr, "maas-chat: %s: invalid number \"%s\"\n", flag, text);
-        exit(2);
-    }
-    return v;
-}
-
 int main(int argc, char **argv)
 {
     cli_program = "maas-chat";
@@ -422,9 +396,9 @@ int main(int argc, char **argv)
     while ((opt = getopt_long(argc, argv, "m:n:t:c:s:ih", options, NULL)) != -1) {
         switch (opt) {
         case 'm': model_path = optarg; break;
-        case 'n': c.max_reply = parse_int("-n", optarg, 1, 1 << 30); break;
-        case 't': cp.n_threads = parse_int("-t", optarg, 1, 1024); break;
-        case 'c': cp.n_ctx = parse_int("-c", optarg, 1, 1 << 30); break;
+        case 'n': c.max_reply = (int)cli_parse_int("-n", optarg, 1, 1 << 30); break;
+        case 't': cp.n_threads = (int)cli_parse_int("-t", optarg, 1, 1024); break;
+        case 'c': cp.n_ctx = (int)cli_parse_int("-c", optarg, 1, 1 << 30); break;
         case 's':
             if (!cli_parse_seed("--seed", optarg, &c.gp.sampling.seed))
                 c.gp.sampling.seed = MAAS_SEED_RANDOM;
@@ -433,11 +407,20 @@ int main(int argc, char **argv)
         case OPT_TEMP:
             c.gp.sampling.temperature = (float)cli_parse_float("--temp", optarg, 0, FLT_MAX);
             break;
-        case OPT_TOP_K: c.gp.sampling.top_k = parse_int("--top-k", optarg, 0, 1 << 30); break;
-        case OPT_TOP_P: c.gp.sampling.top_p = parse_float("--top-p", optarg); break;
-        case OPT_MIN_P: c.gp.sampling.min_p = parse_float("--min-p", optarg); break;
+        case OPT_TOP_K:
+            c.gp.sampling.top_k = (int)cli_parse_int("--top-k", optarg, 0, 1 << 30);
+            break;
+        case OPT_TOP_P:
+            c.gp.sampling.top_p = (float)cli_parse_float("--top-p", optarg, 0, 1);
+            break;
+        case OPT_MIN_P:
+            c.gp.sampling.min_p = (float)cli_parse_float("--min-p", optarg, 0, 1);
+            break;
         case OPT_REPEAT:
-            c.gp.sampling.repetition_penalty = parse_float("--repeat-penalty", optarg);
+            /* The penalty must be above 0, and FLT_TRUE_MIN is the smallest
+             * float that is. */
+            c.gp.sampling.repetition_penalty =
+                (float)cli_parse_float("--repeat-penalty", optarg, FLT_TRUE_MIN, FLT_MAX);
             break;
         case OPT_SYSTEM: c.system = optarg; break;
         case 'h': usage(stdout); return 0;

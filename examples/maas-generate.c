@@ -58,33 +58,6 @@ static void usage(FILE *out)
         MAX_STOP);
 }
 
-/* ---- argument parsing -------------------------------------------------------- */
-
-static int parse_int(const char *flag, const char *text, long lo, long hi)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(text, &end, 10);
-    if (errno || end == text || *end || v < lo || v > hi) {
-        fprintf(stderr, "maas-generate: %s: invalid value \"%s\" (expected an "
-                "integer in %ld..%ld)\n", flag, text, lo, hi);
-        exit(2);
-    }
-    return (int)v;
-}
-
-static float parse_float(const char *flag, const char *text)
-{
-    char *end;
-    errno = 0;
-    float v = strtof(text, &end);
-    if (errno || end == text || *end) {
-        fprintf(stderr, "maas-generate: %s: invalid number \"%s\"\n", flag, text);
-        exit(2);
-    }
-    return v;
-}
-
 static char *read_whole_file(const char *path, size_t *len)
 {
     FILE *fp = fopen(path, "rb");
@@ -217,10 +190,10 @@ int main(int argc, char **argv)
         case 'm': model_path = optarg; break;
         case 'p': prompt_arg = optarg; break;
         case 'f': prompt_file = optarg; break;
-        case 'n': gp.max_new_tokens = parse_int("-n", optarg, -1, 1 << 30); break;
-        case 't': cp.n_threads = parse_int("-t", optarg, 1, 1024); break;
-        case 'c': cp.n_ctx = parse_int("-c", optarg, 1, 1 << 30); break;
-        case 'b': cp.n_batch = parse_int("-b", optarg, 1, 1 << 30); break;
+        case 'n': gp.max_new_tokens = (int)cli_parse_int("-n", optarg, -1, 1 << 30); break;
+        case 't': cp.n_threads = (int)cli_parse_int("-t", optarg, 1, 1024); break;
+        case 'c': cp.n_ctx = (int)cli_parse_int("-c", optarg, 1, 1 << 30); break;
+        case 'b': cp.n_batch = (int)cli_parse_int("-b", optarg, 1, 1 << 30); break;
         case 's':
             if (!cli_parse_seed("--seed", optarg, &gp.sampling.seed))
                 gp.sampling.seed = MAAS_SEED_RANDOM;
@@ -228,11 +201,20 @@ int main(int argc, char **argv)
         case OPT_TEMP:
             gp.sampling.temperature = (float)cli_parse_float("--temp", optarg, 0, FLT_MAX);
             break;
-        case OPT_TOP_K: gp.sampling.top_k = parse_int("--top-k", optarg, 0, 1 << 30); break;
-        case OPT_TOP_P: gp.sampling.top_p = parse_float("--top-p", optarg); break;
-        case OPT_MIN_P: gp.sampling.min_p = parse_float("--min-p", optarg); break;
+        case OPT_TOP_K:
+            gp.sampling.top_k = (int)cli_parse_int("--top-k", optarg, 0, 1 << 30);
+            break;
+        case OPT_TOP_P:
+            gp.sampling.top_p = (float)cli_parse_float("--top-p", optarg, 0, 1);
+            break;
+        case OPT_MIN_P:
+            gp.sampling.min_p = (float)cli_parse_float("--min-p", optarg, 0, 1);
+            break;
         case OPT_REPEAT:
-            gp.sampling.repetition_penalty = parse_float("--repeat-penalty", optarg);
+            /* The penalty must be above 0, and FLT_TRUE_MIN is the smallest
+             * float that is. */
+            gp.sampling.repetition_penalty =
+                (float)cli_parse_float("--repeat-penalty", optarg, FLT_TRUE_MIN, FLT_MAX);
             break;
         case OPT_STOP:
             if (n_stop == MAX_STOP) {

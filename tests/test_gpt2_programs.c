@@ -1,6 +1,7 @@
-/* The command lines of maas-generate and maas-chat, run as child
- * processes: output paths that would overwrite an input, the --logits-out
- * file, seeds over the whole unsigned 64-bit range, and the temperature.
+/* The command lines of maas-generate, maas-chat and maas-server, run as
+ * child processes: output paths that would overwrite an input, the
+ * --logits-out file, seeds over the whole unsigned 64-bit range, the
+ * temperature, and the messages for invalid option values.
  *
  * Needs build/bin/ and build/fixtures/gpt2-tiny.maas (`make all fixtures`). */
 #include <setjmp.h>
@@ -21,6 +22,7 @@
 
 #define GENERATE "build/bin/maas-generate"
 #define CHAT "build/bin/maas-chat"
+#define SERVER "build/bin/maas-server"
 #define MODEL "build/fixtures/gpt2-tiny.maas"
 
 /* A scratch folder under build/tests, made once for the whole program. */
@@ -236,8 +238,8 @@ static void printed_seed_repeats_run(void **state)
     run_result_free(&again);
 }
 
-/* Seeds above 2^31 up to 2^64 - 2 are used as given: the printed seed is
- * the same and two runs give the same text. */
+/* Seeds from 2^31 to 2^64 - 2 are used as given, so the printed seed
+ * matches and two runs give the same text. */
 static void large_seeds_accepted(void **state)
 {
     (void)state;
@@ -340,6 +342,79 @@ static void greedy_run_prints_no_seed(void **state)
     run_result_free(&top1);
 }
 
+/* ---- option values ------------------------------------------------------------------ */
+
+/* Each invalid option value exits 2 with a message naming the option and
+ * the value, before any model is loaded or port opened. */
+static void invalid_values_name_option(void **state)
+{
+    (void)state;
+    const char *generate = GENERATE " -m " MODEL " -p Hello -n 1";
+    const char *chat = "printf Hi | " CHAT " -m " MODEL " -n 1";
+    const char *server = SERVER " -m " MODEL " --no-access-log";
+    const struct {
+        const char *program, *option, *value;
+    } cases[] = {
+        {generate, "-n", "abc"},          {generate, "-n", "-2"},
+        {generate, "-t", "0"},            {generate, "-t", "1025"},
+        {generate, "-c", "0"},            {generate, "-b", "12x"},
+        {generate, "--top-k", "-1"},      {generate, "--top-p", "1.5"},
+        {generate, "--min-p", "-0.1"},    {generate, "--repeat-penalty", "0"},
+        {generate, "--temp", "nan"},      {generate, "--top-p", ""},
+        {chat, "-n", "0"},                {chat, "-t", "2000"},
+        {chat, "-c", "1.5"},              {chat, "--top-p", "2"},
+        {chat, "--min-p", "x"},           {chat, "--repeat-penalty", "-1"},
+        {server, "--port", "70000"},      {server, "--parallel", "0"},
+        {server, "--max-body", "100"},    {server, "--timeout", "abc"},
+        {server, "--queue", "-1"},        {server, "-t", "99999999999999999999"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        run_result r = run("%s %s '%s'", cases[i].program, cases[i].option, cases[i].value);
+        char quoted[64];
+        snprintf(quoted, sizeof quoted, "'%s'", cases[i].value);
+        if (r.exit_code != 2)
+            fail_msg("%s %s '%s': exit %d, expected 2", cases[i].program, cases[i].option,
+                     cases[i].value, r.exit_code);
+        assert_contains(r.err, cases[i].option);
+        assert_contains(r.err, quoted);
+        run_result_free(&r);
+    }
+}
+
+/* maas-server names an option given without its value. */
+static void server_missing_value_named(void **state)
+{
+    (void)state;
+    const char *options[] = {"--port", "--model", "--host", "--timeout"};
+    for (size_t i = 0; i < sizeof options / sizeof options[0]; i++) {
+        run_result r = run(SERVER " -m " MODEL " %s", options[i]);
+        assert_int_equal(r.exit_code, 2);
+        assert_contains(r.err, options[i]);
+        assert_contains(r.err, "missing value");
+        run_result_free(&r);
+    }
+}
+
+/* Values at the ends of the ranges are accepted: -n -1, --top-p 0 and 1,
+ * --seed 0 and more (-t 1024 and the 2^30 limits are not run). */
+static void range_ends_accepted(void **state)
+{
+    (void)state;
+    const char *commands[] = {
+        GENERATE " -m " MODEL " -p Hello -c 16 -b 1 -n -1 -t 1 --top-k 0 --top-p 1"
+                 " --min-p 0 --repeat-penalty 1e-3 --temp 0",
+        GENERATE " -m " MODEL " -p Hello -n 0 --top-p 0 --min-p 1 --seed 0",
+        "printf Hi | " CHAT " -m " MODEL " -n 1 -t 1 -c 64 --top-k 0 --top-p 1 --min-p 0"
+        " --repeat-penalty 1 --temp 0 --seed -1",
+    };
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        run_result r = run("%s", commands[i]);
+        if (r.exit_code != 0)
+            fail_msg("%s: exit %d; stderr:\n%s", commands[i], r.exit_code, r.err);
+        run_result_free(&r);
+    }
+}
+
 /* ---- setup ----------------------------------------------------------------------- */
 
 static int make_scratch(void **state)
@@ -373,6 +448,9 @@ int main(void)
         cmocka_unit_test(chat_large_seed_repeats),
         cmocka_unit_test(negative_temperature_rejected),
         cmocka_unit_test(greedy_run_prints_no_seed),
+        cmocka_unit_test(invalid_values_name_option),
+        cmocka_unit_test(server_missing_value_named),
+        cmocka_unit_test(range_ends_accepted),
     };
     return cmocka_run_group_tests(tests, make_scratch, remove_scratch);
 }
