@@ -339,8 +339,8 @@ int main(int argc, char **argv)
         goto done;
     }
 
-    /* Timings: the prompt pass, then the decoding steps. */
-    /* Greedy decoding draws no random numbers, so it prints no seed. */
+    /* Timings: the prompt pass, then the decoding steps.  Greedy decoding
+     * draws no random numbers, so it prints no seed. */
     int n_prompt_eval = r.n_prompt - r.n_prompt_cached;
     bool greedy = gp.sampling.temperature <= 0.0f || gp.sampling.top_k == 1;
     if (greedy)
