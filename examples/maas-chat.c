@@ -23,7 +23,7 @@
  * window, the oldest turns (message and reply together) are dropped from the
  * start of the transcript, right after the system line, until they fit.  A
  * note on stderr says how many. */
-#include <errno.h>
+#include <float.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -31,6 +31,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "maas.h"
 
 #define DEFAULT_SYSTEM "A conversation between a user and a helpful assistant."
@@ -57,12 +58,14 @@ static void usage(FILE *out)
         "  -t, --threads N         threads (default: all cores)\n"
         "  -c, --ctx-size N        context window in tokens (default: the\n"
         "                          model's n_positions)\n"
-        "      --temp T            temperature (default 0.8; 0: greedy)\n"
+        "      --temp T            temperature, 0 or more (default 0.8; 0: greedy)\n"
         "      --top-k K           default 40 (0: off)\n"
         "      --top-p P           default 0.95 (1: off)\n"
         "      --min-p P           default 0.05 (0: off)\n"
         "      --repeat-penalty R  default 1.1 (1: off)\n"
-        "  -s, --seed S            random seed (default -1: random)\n"
+        "  -s, --seed S            random seed, 0..18446744073709551615 (default\n"
+        "                          -1: a random one per reply;\n"
+        "                          18446744073709551615 also picks one)\n"
         "  -i, --interactive       turn-by-turn even when stdin is not a\n"
         "                          terminal (one message per line)\n"
         "  -h, --help              show this help\n",
@@ -355,33 +358,9 @@ static int run_one_shot(chat *c)
 
 /* ---- main ---------------------------------------------------------------------------- */
 
-static int parse_int(const char *flag, const char *text, long lo, long hi)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(text, &end, 10);
-    if (errno || end == text || *end || v < lo || v > hi) {
-        fprintf(stderr, "maas-chat: %s: invalid value \"%s\" (expected an "
-                "integer in %ld..%ld)\n", flag, text, lo, hi);
-        exit(2);
-    }
-    return (int)v;
-}
-
-static float parse_float(const char *flag, const char *text)
-{
-    char *end;
-    errno = 0;
-    float v = strtof(text, &end);
-    if (errno || end == text || *end) {
-        fprintf(stderr, "maas-chat: %s: invalid number \"%s\"\n", flag, text);
-        exit(2);
-    }
-    return v;
-}
-
 int main(int argc, char **argv)
 {
+    cli_program = "maas-chat";
     static const char *const stops[] = {"\nUser:", "\nAssistant:", "\n\n"};
     const char *model_path = NULL;
     bool force_interactive = false;
@@ -417,21 +396,31 @@ int main(int argc, char **argv)
     while ((opt = getopt_long(argc, argv, "m:n:t:c:s:ih", options, NULL)) != -1) {
         switch (opt) {
         case 'm': model_path = optarg; break;
-        case 'n': c.max_reply = parse_int("-n", optarg, 1, 1 << 30); break;
-        case 't': cp.n_threads = parse_int("-t", optarg, 1, 1024); break;
-        case 'c': cp.n_ctx = parse_int("-c", optarg, 1, 1 << 30); break;
-        case 's': {
-            long seed = parse_int("--seed", optarg, -1, 2147483647L);
-            c.gp.sampling.seed = seed < 0 ? MAAS_SEED_RANDOM : (uint64_t)seed;
+        case 'n': c.max_reply = (int)cli_parse_int("-n", optarg, 1, 1 << 30); break;
+        case 't': cp.n_threads = (int)cli_parse_int("-t", optarg, 1, 1024); break;
+        case 'c': cp.n_ctx = (int)cli_parse_int("-c", optarg, 1, 1 << 30); break;
+        case 's':
+            if (!cli_parse_seed("--seed", optarg, &c.gp.sampling.seed))
+                c.gp.sampling.seed = MAAS_SEED_RANDOM;
             break;
-        }
         case 'i': force_interactive = true; break;
-        case OPT_TEMP: c.gp.sampling.temperature = parse_float("--temp", optarg); break;
-        case OPT_TOP_K: c.gp.sampling.top_k = parse_int("--top-k", optarg, 0, 1 << 30); break;
-        case OPT_TOP_P: c.gp.sampling.top_p = parse_float("--top-p", optarg); break;
-        case OPT_MIN_P: c.gp.sampling.min_p = parse_float("--min-p", optarg); break;
+        case OPT_TEMP:
+            c.gp.sampling.temperature = (float)cli_parse_float("--temp", optarg, 0, FLT_MAX);
+            break;
+        case OPT_TOP_K:
+            c.gp.sampling.top_k = (int)cli_parse_int("--top-k", optarg, 0, 1 << 30);
+            break;
+        case OPT_TOP_P:
+            c.gp.sampling.top_p = (float)cli_parse_float("--top-p", optarg, 0, 1);
+            break;
+        case OPT_MIN_P:
+            c.gp.sampling.min_p = (float)cli_parse_float("--min-p", optarg, 0, 1);
+            break;
         case OPT_REPEAT:
-            c.gp.sampling.repetition_penalty = parse_float("--repeat-penalty", optarg);
+            /* The penalty must be above 0, and FLT_TRUE_MIN is the smallest
+             * float that is. */
+            c.gp.sampling.repetition_penalty =
+                (float)cli_parse_float("--repeat-penalty", optarg, FLT_TRUE_MIN, FLT_MAX);
             break;
         case OPT_SYSTEM: c.system = optarg; break;
         case 'h': usage(stdout); return 0;

@@ -6,11 +6,13 @@
  * The continuation goes to stdout (not the prompt); the timings go to
  * stderr. */
 #include <errno.h>
+#include <float.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "maas.h"
 
 #define MAX_STOP MAAS_GPT2_MAX_STOP
@@ -33,7 +35,7 @@ static void usage(FILE *out)
         "  -c, --ctx-size N        context window in tokens (default: the\n"
         "                          model's n_positions)\n"
         "  -b, --batch-size N      prompt tokens per batched pass (default 128)\n"
-        "      --temp T            temperature (default 0.8; 0: greedy)\n"
+        "      --temp T            temperature, 0 or more (default 0.8; 0: greedy)\n"
         "      --top-k K           keep the K most likely tokens (default 40;\n"
         "                          0: all)\n"
         "      --top-p P           keep the smallest set of tokens whose\n"
@@ -42,8 +44,9 @@ static void usage(FILE *out)
         "                          probability (default 0.05; 0: off)\n"
         "      --repeat-penalty R  divide the logits of tokens already in the\n"
         "                          context by R (default 1.0: off)\n"
-        "  -s, --seed S            random seed (default -1: a random one,\n"
-        "                          printed to stderr)\n"
+        "  -s, --seed S            random seed, 0..18446744073709551615 (default\n"
+        "                          -1: a random one, printed to stderr to repeat\n"
+        "                          the run; 18446744073709551615 also picks one)\n"
         "      --stop TEXT         stop before TEXT (may be repeated, up to %d)\n"
         "      --ignore-eos        keep going after <|endoftext|>\n"
         "      --ids               print the generated token ids, space-separated,\n"
@@ -53,33 +56,6 @@ static void usage(FILE *out)
         "                          row-major) after the prompt pass\n"
         "  -h, --help              show this help\n",
         MAX_STOP);
-}
-
-/* ---- argument parsing -------------------------------------------------------- */
-
-static int parse_int(const char *flag, const char *text, long lo, long hi)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(text, &end, 10);
-    if (errno || end == text || *end || v < lo || v > hi) {
-        fprintf(stderr, "maas-generate: %s: invalid value \"%s\" (expected an "
-                "integer in %ld..%ld)\n", flag, text, lo, hi);
-        exit(2);
-    }
-    return (int)v;
-}
-
-static float parse_float(const char *flag, const char *text)
-{
-    char *end;
-    errno = 0;
-    float v = strtof(text, &end);
-    if (errno || end == text || *end) {
-        fprintf(stderr, "maas-generate: %s: invalid number \"%s\"\n", flag, text);
-        exit(2);
-    }
-    return v;
 }
 
 static char *read_whole_file(const char *path, size_t *len)
@@ -168,6 +144,7 @@ static int write_prompt_logits(maas_gpt2_context *ctx, const int32_t *ids,
 
 int main(int argc, char **argv)
 {
+    cli_program = "maas-generate";
     const char *model_path = NULL, *prompt_arg = NULL, *prompt_file = NULL;
     const char *logits_path = NULL;
     const char *stops[MAX_STOP];
@@ -213,21 +190,31 @@ int main(int argc, char **argv)
         case 'm': model_path = optarg; break;
         case 'p': prompt_arg = optarg; break;
         case 'f': prompt_file = optarg; break;
-        case 'n': gp.max_new_tokens = parse_int("-n", optarg, -1, 1 << 30); break;
-        case 't': cp.n_threads = parse_int("-t", optarg, 1, 1024); break;
-        case 'c': cp.n_ctx = parse_int("-c", optarg, 1, 1 << 30); break;
-        case 'b': cp.n_batch = parse_int("-b", optarg, 1, 1 << 30); break;
-        case 's': {
-            long long seed = parse_int("--seed", optarg, -1, 2147483647L);
-            gp.sampling.seed = seed < 0 ? MAAS_SEED_RANDOM : (uint64_t)seed;
+        case 'n': gp.max_new_tokens = (int)cli_parse_int("-n", optarg, -1, 1 << 30); break;
+        case 't': cp.n_threads = (int)cli_parse_int("-t", optarg, 1, 1024); break;
+        case 'c': cp.n_ctx = (int)cli_parse_int("-c", optarg, 1, 1 << 30); break;
+        case 'b': cp.n_batch = (int)cli_parse_int("-b", optarg, 1, 1 << 30); break;
+        case 's':
+            if (!cli_parse_seed("--seed", optarg, &gp.sampling.seed))
+                gp.sampling.seed = MAAS_SEED_RANDOM;
             break;
-        }
-        case OPT_TEMP: gp.sampling.temperature = parse_float("--temp", optarg); break;
-        case OPT_TOP_K: gp.sampling.top_k = parse_int("--top-k", optarg, 0, 1 << 30); break;
-        case OPT_TOP_P: gp.sampling.top_p = parse_float("--top-p", optarg); break;
-        case OPT_MIN_P: gp.sampling.min_p = parse_float("--min-p", optarg); break;
+        case OPT_TEMP:
+            gp.sampling.temperature = (float)cli_parse_float("--temp", optarg, 0, FLT_MAX);
+            break;
+        case OPT_TOP_K:
+            gp.sampling.top_k = (int)cli_parse_int("--top-k", optarg, 0, 1 << 30);
+            break;
+        case OPT_TOP_P:
+            gp.sampling.top_p = (float)cli_parse_float("--top-p", optarg, 0, 1);
+            break;
+        case OPT_MIN_P:
+            gp.sampling.min_p = (float)cli_parse_float("--min-p", optarg, 0, 1);
+            break;
         case OPT_REPEAT:
-            gp.sampling.repetition_penalty = parse_float("--repeat-penalty", optarg);
+            /* The penalty must be above 0, and FLT_TRUE_MIN is the smallest
+             * float that is. */
+            gp.sampling.repetition_penalty =
+                (float)cli_parse_float("--repeat-penalty", optarg, FLT_TRUE_MIN, FLT_MAX);
             break;
         case OPT_STOP:
             if (n_stop == MAX_STOP) {
@@ -254,6 +241,11 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    /* Writing the logits over the model would truncate the mapped file
+     * under the program, and writing them over the prompt file would
+     * destroy the input. */
+    cli_check_output("--logits-out", logits_path, model_path);
+    cli_check_output("--logits-out", logits_path, prompt_file);
     if (maas_sampling_params_validate(&gp.sampling) != MAAS_OK) {
         fprintf(stderr, "maas-generate: %s\n", maas_last_error());
         return 2;
@@ -347,10 +339,16 @@ int main(int argc, char **argv)
         goto done;
     }
 
-    /* Timings: the prompt pass, then the decoding steps. */
+    /* Timings: the prompt pass, then the decoding steps.  Greedy decoding
+     * draws no random numbers, so it prints no seed. */
     int n_prompt_eval = r.n_prompt - r.n_prompt_cached;
-    fprintf(stderr, "maas-generate: seed %llu, stopped by %s\n",
-            (unsigned long long)r.seed, maas_stop_reason_name(r.stop_reason));
+    bool greedy = gp.sampling.temperature <= 0.0f || gp.sampling.top_k == 1;
+    if (greedy)
+        fprintf(stderr, "maas-generate: greedy decoding, stopped by %s\n",
+                maas_stop_reason_name(r.stop_reason));
+    else
+        fprintf(stderr, "maas-generate: seed %llu, stopped by %s\n",
+                (unsigned long long)r.seed, maas_stop_reason_name(r.stop_reason));
     fprintf(stderr, "maas-generate: prompt %d tokens in %.3f s (%.1f tokens/s)\n",
             n_prompt_eval, r.prompt_seconds,
             r.prompt_seconds > 0 ? n_prompt_eval / r.prompt_seconds : 0.0);

@@ -6,13 +6,13 @@
  *
  * docs/SERVER.md describes the endpoints.  SIGINT or SIGTERM stops the
  * server: running requests get a few seconds to finish, then it exits 0. */
-#include <errno.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "maas.h"
 #include "maas/server.h"
 
@@ -46,23 +46,19 @@ static void usage(FILE *out)
             "  -h, --help              show this help\n");
 }
 
-/* Parses a whole decimal number in [lo, hi]; exits with a message otherwise. */
-static long long parse_number(const char *option, const char *text, long long lo,
-                              long long hi)
+/* Returns the value that follows `option`, or exits when there is none. */
+static const char *option_value(const char *option, const char *value)
 {
-    char *end;
-    errno = 0;
-    long long v = text ? strtoll(text, &end, 10) : 0;
-    if (!text || errno != 0 || *text == '\0' || *end != '\0' || v < lo || v > hi) {
-        fprintf(stderr, "maas-server: %s needs a whole number in %lld..%lld, got '%s'\n",
-                option, lo, hi, text ? text : "");
+    if (!value) {
+        fprintf(stderr, "maas-server: %s: missing value (see --help)\n", option);
         exit(2);
     }
-    return v;
+    return value;
 }
 
 int main(int argc, char **argv)
 {
+    cli_program = "maas-server";
     maas_server_options opts;
     maas_server_options_default(&opts);
     opts.api_key = getenv("MAAS_API_KEY");
@@ -76,29 +72,29 @@ int main(int argc, char **argv)
             usage(stdout);
             return 0;
         } else if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
-            opts.model_path = v;
+            opts.model_path = option_value(a, v);
         } else if (!strcmp(a, "--host")) {
-            opts.host = v;
+            opts.host = option_value(a, v);
         } else if (!strcmp(a, "--port")) {
-            opts.port = (int)parse_number(a, v, 0, 65535);
+            opts.port = (int)cli_parse_int(a, option_value(a, v), 0, 65535);
         } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
-            opts.n_threads = (int)parse_number(a, v, 1, 1024);
+            opts.n_threads = (int)cli_parse_int(a, option_value(a, v), 1, 1024);
         } else if (!strcmp(a, "--parallel")) {
-            opts.n_parallel = (int)parse_number(a, v, 1, 256);
+            opts.n_parallel = (int)cli_parse_int(a, option_value(a, v), 1, 256);
         } else if (!strcmp(a, "--queue")) {
-            opts.max_queue = (int)parse_number(a, v, 0, 100000);
+            opts.max_queue = (int)cli_parse_int(a, option_value(a, v), 0, 100000);
         } else if (!strcmp(a, "--api-key")) {
-            opts.api_key = v;
+            opts.api_key = option_value(a, v);
         } else if (!strcmp(a, "--model-id")) {
-            opts.model_id = v;
+            opts.model_id = option_value(a, v);
         } else if (!strcmp(a, "--max-body")) {
-            opts.max_body_bytes = (size_t)parse_number(a, v, 1024, INT_MAX);
+            opts.max_body_bytes = (size_t)cli_parse_int(a, option_value(a, v), 1024, INT_MAX);
         } else if (!strcmp(a, "--max-connections")) {
-            opts.max_connections = (int)parse_number(a, v, 1, 100000);
+            opts.max_connections = (int)cli_parse_int(a, option_value(a, v), 1, 100000);
         } else if (!strcmp(a, "--timeout")) {
-            opts.timeout_seconds = (int)parse_number(a, v, 1, 86400);
+            opts.timeout_seconds = (int)cli_parse_int(a, option_value(a, v), 1, 86400);
         } else if (!strcmp(a, "--token-delay")) {
-            opts.token_delay_ms = (int)parse_number(a, v, 0, 10000);
+            opts.token_delay_ms = (int)cli_parse_int(a, option_value(a, v), 0, 10000);
         } else if (!strcmp(a, "--no-access-log")) {
             opts.access_log = false;
             takes_value = false;
@@ -106,13 +102,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "maas-server: unknown option '%s' (see --help)\n", a);
             return 2;
         }
-        if (takes_value) {
-            if (!v) {
-                fprintf(stderr, "maas-server: %s needs a value (see --help)\n", a);
-                return 2;
-            }
+        if (takes_value)
             i++;
-        }
     }
     if (!opts.model_path) {
         fprintf(stderr, "maas-server: no model given; pass -m MODEL.maas (see --help)\n");

@@ -22,6 +22,41 @@
 #include "maas.h"
 #include "testutil.h"
 
+/* Counts the allocations of the test's own thread, so a test can check
+ * that a call allocates nothing.  The definitions replace the C library's
+ * malloc, calloc and realloc for the whole program and forward to glibc's
+ * own entry points.  Sanitizers replace malloc themselves, so these
+ * builds skip the count. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define COUNT_ALLOCATIONS 0
+#else
+#define COUNT_ALLOCATIONS 1
+static _Thread_local bool counting_allocations;
+static _Thread_local size_t n_allocations;
+
+extern void *__libc_malloc(size_t size);
+extern void *__libc_calloc(size_t count, size_t size);
+extern void *__libc_realloc(void *ptr, size_t size);
+
+void *malloc(size_t size)
+{
+    n_allocations += counting_allocations;
+    return __libc_malloc(size);
+}
+
+void *calloc(size_t count, size_t size)
+{
+    n_allocations += counting_allocations;
+    return __libc_calloc(count, size);
+}
+
+void *realloc(void *ptr, size_t size)
+{
+    n_allocations += counting_allocations;
+    return __libc_realloc(ptr, size);
+}
+#endif
+
 #define GPT2_VOCAB "tests/fixtures/tokenizers/gpt2/vocab.json"
 #define GPT2_MERGES "tests/fixtures/tokenizers/gpt2/merges.txt"
 #define BERT_VOCAB "tests/fixtures/tokenizers/bert-base-uncased/vocab.txt"
@@ -601,9 +636,56 @@ static void streaming_decode(void **state)
     assert_int_equal(maas_decoder_create(gpt2, &dec), MAAS_OK);
     assert_int_equal(maas_decoder_push(dec, longest, chunk, sizeof chunk, &len),
                      MAAS_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(maas_last_error(), "decodes to 129"));
     assert_int_equal(maas_decoder_push(dec, longest, big, sizeof big, &len), MAAS_OK);
     assert_int_equal(len, 128);
     maas_decoder_free(dec);
+}
+
+/* Pushing ids and flushing write into the caller's buffer and allocate
+ * nothing, for GPT-2's bytes (with characters split across tokens) and
+ * for WordPiece pieces. */
+static void streaming_decode_allocates_nothing(void **state)
+{
+    (void)state;
+#if COUNT_ALLOCATIONS
+    const struct {
+        const maas_tokenizer *tok;
+        const char *text;
+    } cases[] = {
+        {gpt2, "ok \xf0\x9f\x91\x8d\xf0\x9f\x8f\xbd done \xe6\x88\x91\xe9\x9c\x80"},
+        {bert, "hello world, unbelievable tokenization"},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        maas_encoding enc = {0};
+        assert_int_equal(maas_tokenizer_encode(cases[c].tok, cases[c].text,
+                                               strlen(cases[c].text), NULL, &enc),
+                         MAAS_OK);
+        maas_decoder *dec;
+        assert_int_equal(maas_decoder_create(cases[c].tok, &dec), MAAS_OK);
+        char chunk[MAAS_DECODER_BUFFER_SIZE];
+        size_t len, total = 0;
+
+        n_allocations = 0;
+        counting_allocations = true;
+        for (int i = 0; i < enc.n; i++) {
+            assert_int_equal(maas_decoder_push(dec, enc.ids[i], chunk, sizeof chunk, &len),
+                             MAAS_OK);
+            total += len;
+        }
+        assert_int_equal(maas_decoder_flush(dec, chunk, sizeof chunk, &len), MAAS_OK);
+        counting_allocations = false;
+
+        if (n_allocations != 0)
+            fail_msg("%zu allocations while decoding %d ids of \"%s\"", n_allocations, enc.n,
+                     cases[c].text);
+        assert_true(total > 0);
+        maas_decoder_free(dec);
+        maas_encoding_free(&enc);
+    }
+#else
+    skip();
+#endif
 }
 
 static void special_ids(void **state)
@@ -1002,6 +1084,7 @@ int main(void)
         cmocka_unit_test(invalid_utf8),
         cmocka_unit_test(long_words),
         cmocka_unit_test(streaming_decode),
+        cmocka_unit_test(streaming_decode_allocates_nothing),
         cmocka_unit_test(errors_named),
         cmocka_unit_test(from_file_matches_loaders),
         cmocka_unit_test(from_file_without_tokenizer),

@@ -68,20 +68,34 @@ static void cleanup(tok_buf *b)
         replace_all(b, cleanup_from[i], cleanup_to[i]);
 }
 
-/* Appends the WordPiece text of one token: "##" pieces glue to the
- * previous one, others get a space in front (except the first). */
-static maas_status wordpiece_piece(const maas_tokenizer *tok, int32_t id, bool first, tok_buf *b)
+/* Splits the WordPiece text of one token into a leading space and the
+ * text.  A "##" piece glues to the previous one without the "##", so it
+ * gets no space, and neither does the first piece. */
+static void wordpiece_span(const maas_tokenizer *tok, int32_t id, bool first, const char **space,
+                           const char **text, size_t *len)
 {
     const char *s = tok->tokens[id];
     size_t n = tok->token_lens[id];
-    if (!first && n >= 2 && s[0] == '#' && s[1] == '#')
-        return buf_append(b, s + 2, n - 2);
-    if (!first) {
-        maas_status st = buf_append(b, " ", 1);
-        if (st != MAAS_OK)
-            return st;
+    *space = first ? "" : " ";
+    if (!first && n >= 2 && s[0] == '#' && s[1] == '#') {
+        *space = "";
+        s += 2;
+        n -= 2;
     }
-    return buf_append(b, s, n);
+    *text = s;
+    *len = n;
+}
+
+/* Appends the WordPiece text of one token. */
+static maas_status wordpiece_piece(const maas_tokenizer *tok, int32_t id, bool first, tok_buf *b)
+{
+    const char *space, *text;
+    size_t len;
+    wordpiece_span(tok, id, first, &space, &text, &len);
+    maas_status st = buf_append(b, space, strlen(space));
+    if (st != MAAS_OK)
+        return st;
+    return buf_append(b, text, len);
 }
 
 maas_status maas_tokenizer_decode(const maas_tokenizer *tok, const int32_t *ids, int n,
@@ -196,37 +210,53 @@ static bool utf8_prefix_ok(const unsigned char *s, size_t n)
 
 static const char replacement[] = "\xef\xbf\xbd";
 
-/* Moves the complete characters of `pending + bytes` into out and keeps
- * an incomplete tail (at most 3 bytes) held back in dec. */
-static maas_status emit_bytes(maas_decoder *dec, const unsigned char *bytes, size_t n, char *buf,
-                              size_t cap, size_t *len, bool final)
+/* Copies n bytes to buf at *len when they fit with the final NUL; adds n
+ * to *needed either way, so a failure can report the size required. */
+static bool out_append(char *buf, size_t cap, size_t *len, size_t *needed, const void *src,
+                       size_t n)
+{
+    *needed += n;
+    if (*needed + 1 > cap)
+        return false;
+    memcpy(buf + *len, src, n);
+    *len += n;
+    return true;
+}
+
+/* Writes the complete characters of `pending + prefix + bytes` to buf and
+ * keeps an incomplete tail (at most 3 bytes) held back in dec.  It
+ * allocates only when the bytes exceed `stage`, which GPT-2's tokens (at
+ * most 128 bytes) never do. */
+static maas_status emit_bytes(maas_decoder *dec, const char *prefix, size_t prefix_n,
+                              const unsigned char *bytes, size_t n, char *buf, size_t cap,
+                              size_t *len, bool final)
 {
     unsigned char stage[4 + 256];
-    tok_buf tmp = {0};
-    const unsigned char *src;
-    size_t total = dec->held + n;
     unsigned char *heap = NULL;
-    if (total <= sizeof stage) {
-        memcpy(stage, dec->pending, dec->held);
-        if (n > 0)
-            memcpy(stage + dec->held, bytes, n);
-        src = stage;
-    } else {
+    unsigned char *src = stage;
+    size_t total = dec->held + prefix_n + n;
+    if (total > sizeof stage) {
         heap = malloc(total);
         if (!heap)
             return maas_fail(MAAS_ERR_OUT_OF_MEMORY, "cannot allocate %zu bytes", total);
-        memcpy(heap, dec->pending, dec->held);
-        memcpy(heap + dec->held, bytes, n);
         src = heap;
     }
+    memcpy(src, dec->pending, dec->held);
+    if (prefix_n > 0)
+        memcpy(src + dec->held, prefix, prefix_n);
+    if (n > 0)
+        memcpy(src + dec->held + prefix_n, bytes, n);
 
-    size_t i = 0, keep_from = total;
-    maas_status st = buf_append(&tmp, "", 0);
-    while (i < total && st == MAAS_OK) {
+    /* Complete characters go out as they are, and bytes that can never
+     * become one go out as U+FFFD.  An unfinished character at the end
+     * waits for the next token unless this is the final flush. */
+    size_t i = 0, keep_from = total, out_len = 0, needed = 0;
+    bool fits = true;
+    while (i < total) {
         int32_t cp;
         int k = tok_utf8_decode(src + i, total - i, &cp);
         if (k > 0) {
-            st = buf_append(&tmp, src + i, (size_t)k);
+            fits = out_append(buf, cap, &out_len, &needed, src + i, (size_t)k) && fits;
             i += (size_t)k;
             continue;
         }
@@ -236,21 +266,23 @@ static maas_status emit_bytes(maas_decoder *dec, const unsigned char *bytes, siz
             keep_from = i;
             break;
         }
-        st = buf_append(&tmp, replacement, 3);
+        fits = out_append(buf, cap, &out_len, &needed, replacement, 3) && fits;
         i += 1;
     }
-    if (st == MAAS_OK && tmp.len + 1 > cap)
+
+    maas_status st = MAAS_OK;
+    if (fits) {
+        buf[out_len] = '\0';
+        *len = out_len;
+        dec->held = total - keep_from;
+        memcpy(dec->pending, src + keep_from, dec->held);
+    } else {
+        buf[0] = '\0';
         st = maas_fail(MAAS_ERR_INVALID_ARGUMENT,
                        "the output buffer holds %zu bytes but this token decodes to %zu; "
                        "pass a larger buffer",
-                       cap, tmp.len + 1);
-    if (st == MAAS_OK) {
-        memcpy(buf, tmp.data, tmp.len + 1);
-        *len = tmp.len;
-        dec->held = total - keep_from;
-        memcpy(dec->pending, src + keep_from, dec->held);
+                       cap, needed + 1);
     }
-    free(tmp.data);
     free(heap);
     return st;
 }
@@ -264,16 +296,17 @@ maas_status maas_decoder_push(maas_decoder *dec, int32_t id, char *buf, size_t c
         return maas_fail(MAAS_ERR_INVALID_ARGUMENT, "id %d is outside the vocabulary of %d tokens",
                          id, tok->vocab_size);
     if (tok->kind == MAAS_TOKENIZER_BPE)
-        return emit_bytes(dec, tok->token_bytes[id], tok->token_nbytes[id], buf, cap, len, false);
+        return emit_bytes(dec, NULL, 0, tok->token_bytes[id], tok->token_nbytes[id], buf, cap,
+                          len, false);
 
     /* WordPiece: the piece with its space, no clean-up (it needs context). */
-    tok_buf piece = {0};
-    maas_status st = wordpiece_piece(tok, id, dec->first, &piece);
-    if (st == MAAS_OK)
-        st = emit_bytes(dec, (const unsigned char *)piece.data, piece.len, buf, cap, len, false);
+    const char *space, *text;
+    size_t text_len;
+    wordpiece_span(tok, id, dec->first, &space, &text, &text_len);
+    maas_status st = emit_bytes(dec, space, strlen(space), (const unsigned char *)text, text_len,
+                                buf, cap, len, false);
     if (st == MAAS_OK)
         dec->first = false;
-    free(piece.data);
     return st;
 }
 
@@ -281,7 +314,7 @@ maas_status maas_decoder_flush(maas_decoder *dec, char *buf, size_t cap, size_t 
 {
     if (!dec || !buf || !len || cap == 0)
         return maas_fail(MAAS_ERR_INVALID_ARGUMENT, "decoder flush needs a decoder and a buffer");
-    maas_status st = emit_bytes(dec, NULL, 0, buf, cap, len, true);
+    maas_status st = emit_bytes(dec, NULL, 0, NULL, 0, buf, cap, len, true);
     if (st == MAAS_OK) {
         dec->held = 0;
         dec->first = true;
