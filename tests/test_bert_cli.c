@@ -233,8 +233,8 @@ static void out_of_range_options(void **state)
     assert_non_null(strstr(output, "0 means no"));
 }
 
-/* A NUL byte in the context is rejected, never answered with text that
- * differs from the context between the offsets. */
+/* A NUL byte in the context is rejected, so no answer text can differ
+ * from the context between its offsets. */
 static void qa_context_with_nul(void **state)
 {
     (void)state;

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -238,8 +239,35 @@ static void damage_cache(const char *path, long index, float value)
     assert_int_equal(fclose(fp), 0);
 }
 
-/* A damaged cache (a NaN, a wrong value, a cut file) is not used: the
- * questions are embedded again and search gives the same results. */
+/* Replaces the first embedding value of a cache with `value` and writes a
+ * matching FNV-1a checksum (64-bit, offset 0xcbf29ce484222325, prime
+ * 0x100000001b3) of the `n_floats` embedding values after them, so only
+ * the value checks can notice. */
+static void damage_cache_keep_checksum(const char *path, size_t n_floats, float value)
+{
+    FILE *fp = fopen(path, "r+b");
+    assert_non_null(fp);
+    float *emb = malloc(n_floats * sizeof(float));
+    assert_non_null(emb);
+    assert_int_equal(fseek(fp, 32, SEEK_SET), 0);
+    assert_int_equal(fread(emb, sizeof(float), n_floats, fp), n_floats);
+    emb[0] = value;
+    uint64_t hash = 0xcbf29ce484222325ULL;
+    const unsigned char *bytes = (const unsigned char *)emb;
+    for (size_t i = 0; i < n_floats * sizeof(float); i++) {
+        hash ^= bytes[i];
+        hash *= 0x100000001b3ULL;
+    }
+    assert_int_equal(fseek(fp, 32, SEEK_SET), 0);
+    assert_int_equal(fwrite(emb, sizeof(float), n_floats, fp), n_floats);
+    assert_int_equal(fwrite(&hash, sizeof hash, 1, fp), 1);
+    assert_int_equal(fclose(fp), 0);
+    free(emb);
+}
+
+/* A damaged cache (a NaN, a wrong value, a cut file, a NaN or a norm
+ * off 1 under a valid checksum) is not used: the questions are embedded
+ * again and search gives the same results. */
 static void faq_damaged_cache_rebuilt(void **state)
 {
     (void)state;
@@ -265,13 +293,17 @@ static void faq_damaged_cache_rebuilt(void **state)
      * (still finite), and a file cut short. */
     const float damage[2] = {NAN, 0.5f};
     const long where[2] = {0, 4 * 32 - 1};
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 5; i++) {
         if (i < 2) {
             damage_cache(cache, where[i], damage[i]);
-        } else {
+        } else if (i == 2) {
             struct stat sb;
             assert_int_equal(stat(cache, &sb), 0);
             assert_int_equal(truncate(cache, sb.st_size - 4), 0);
+        } else {
+            /* 4 questions of 32 values: a NaN, then a value that breaks
+             * the unit norm. */
+            damage_cache_keep_checksum(cache, 4 * 32, i == 3 ? NAN : 2.0f);
         }
         assert_int_equal(maas_faq_load(TMP "/damaged.txt", &faq), MAAS_OK);
         assert_int_equal(maas_faq_embed(faq, ctx, cache, &from_cache), MAAS_OK);

@@ -326,9 +326,9 @@ static const char *invalid_embeddings(const float *emb, size_t n_rows, int dim)
     return NULL;
 }
 
-/* Reads the cache into faq->embeddings.  Returns false when the file is
- * missing or made from another FAQ text or model (silently), or when its
- * embeddings are damaged (with a warning); the caller then rebuilds it. */
+/* Reads the cache into faq->embeddings.  Returns false, so the caller
+ * rebuilds it, when the file is missing or made from another FAQ text or
+ * model, and also (with a warning) when its embeddings are damaged. */
 static bool read_cache(maas_faq *faq, const char *path, const faq_cache_header *want)
 {
     FILE *fp = fopen(path, "rb");
