@@ -171,6 +171,15 @@ int main(int argc, char **argv)
 
     cli_check_regular_file("--faq", faq_path);
 
+    /* The cache is written beside the FAQ file; it must not replace the model. */
+    char cache_path[4096];
+    if (snprintf(cache_path, sizeof cache_path, "%s.faq-cache", faq_path) >= (int)sizeof cache_path) {
+        fprintf(stderr, "maas-faq: --faq: the path '%s' is too long\n", faq_path);
+        return 2;
+    }
+    if (use_cache)
+        cli_check_output("--faq (its cache FAQ_FILE.faq-cache)", cache_path, model_path);
+
     maas_bert *model = NULL;
     maas_bert_context *ctx = NULL;
     maas_faq *faq = NULL;
@@ -194,8 +203,6 @@ int main(int argc, char **argv)
     }
 
     /* Embed the FAQ questions once, or reuse the cache beside the file. */
-    char cache_path[4096];
-    snprintf(cache_path, sizeof cache_path, "%s.faq-cache", faq_path);
     bool from_cache = false;
     maas_status st = maas_faq_embed(faq, ctx, use_cache ? cache_path : NULL, &from_cache);
     if (st != MAAS_OK) {

@@ -115,6 +115,14 @@ static void output_over_input_rejected(void **state)
     assert_int_equal(run(BIN "maas-embed -m " EMBED_MODEL " -f " TMP "/texts.txt --pooling none "
                          "--hidden-out " TMP "/texts.txt"), 2);
     assert_int_equal(file_size(TMP "/texts.txt"), 6);
+
+    /* maas-faq writes FAQ_FILE.faq-cache, here the model's path. */
+    copy_file(EMBED_MODEL, TMP "/faq.txt.faq-cache");
+    assert_int_equal(run(BIN "maas-faq -m " TMP "/faq.txt.faq-cache --faq " TMP "/faq.txt -q where"),
+                     2);
+    assert_non_null(strstr(output, "is the input file"));
+    assert_int_equal(file_size(TMP "/faq.txt.faq-cache"), embed_size);
+    unlink(TMP "/faq.txt.faq-cache");
 }
 
 /* A text over the limit fails, naming the text, its tokens and the
