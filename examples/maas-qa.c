@@ -22,9 +22,9 @@ static void usage(FILE *out)
             "usage: maas-qa -m MODEL.maas --context FILE [--question TEXT] [options]\n"
             "\n"
             "Finds the answer to a question in the text of FILE.  Without --question it\n"
-            "reads one question per line from standard input and answers each; a line\n"
-            "that fails gives an error on standard error and, with --json, a record\n"
-            "{\"line\": N, \"error\": MESSAGE}, so output record i belongs to line i.\n"
+            "reads one question per line from standard input and answers each.  With\n"
+            "--json each record then has \"line\": N, and a line that fails (empty or\n"
+            "invalid) gives {\"line\": N, \"error\": MESSAGE}, so record i is line i.\n"
             "\n"
             "options:\n"
             "  -m, --model FILE        BERT question-answering model (a converted\n"
@@ -92,8 +92,10 @@ static bool write_logits(const char *path, const maas_qa_result *r)
     return (fclose(fp) == 0) && ok;
 }
 
+/* Prints one result; line_no > 0 is the standard-input line, added to
+ * JSON records so they can be matched with the error records. */
 static void print_result(const char *question, const maas_qa_result *r, int top_k, bool json,
-                         bool show_question)
+                         bool show_question, long line_no)
 {
     if (json) {
         cJSON *items = cJSON_CreateArray();
@@ -119,6 +121,8 @@ static void print_result(const char *question, const maas_qa_result *r, int top_
         }
         if (show_question)
             cJSON_AddStringToObject(root, "question", question);
+        if (line_no > 0)
+            cJSON_AddNumberToObject(root, "line", (double)line_no);
         char *s = cJSON_PrintUnformatted(root);
         printf("%s\n", s);
         free(s);
@@ -285,7 +289,7 @@ int main(int argc, char **argv)
             }
             wrote_logits = true;
         }
-        print_result(q, &r, opts.top_k, json, from_stdin);
+        print_result(q, &r, opts.top_k, json, from_stdin, from_stdin ? line_no : 0);
         maas_qa_result_free(&r);
         if (!from_stdin)
             break;

@@ -184,8 +184,8 @@ static void qa_stdin_errors_aligned(void **state)
         record[nl - line] = '\0';
         cJSON *item = cJSON_Parse(record);
         assert_non_null(item);
+        assert_int_equal(cJSON_GetObjectItem(item, "line")->valueint, i);
         if (i == 2 || i == 3) {
-            assert_int_equal(cJSON_GetObjectItem(item, "line")->valueint, i);
             assert_non_null(cJSON_GetObjectItem(item, "error"));
         } else {
             assert_non_null(cJSON_GetObjectItem(item, "answer"));
