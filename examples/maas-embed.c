@@ -23,7 +23,8 @@ static void usage(FILE *out)
             "\n"
             "Prints one embedding per text (one line of numbers each, or JSON).\n"
             "Texts come from the arguments, from FILE (one per line), or from\n"
-            "standard input (one per line) when neither is given.\n"
+            "standard input (one per line) when neither is given.  An empty line is\n"
+            "an empty text ([CLS] [SEP]), so output line i belongs to input line i.\n"
             "\n"
             "options:\n"
             "  -m, --model FILE      BERT model converted with maas-convert (required)\n"
@@ -36,12 +37,19 @@ static void usage(FILE *out)
             "  --hidden-out FILE     with --pooling none: write the last hidden state of\n"
             "                        every text (tokens x hidden, float32 little-endian,\n"
             "                        texts back to back) to FILE instead of printing it\n"
+            "  --truncate            embed only the first tokens of a text longer than\n"
+            "                        the model's limit (sentence-transformers'\n"
+            "                        max_seq_length when the model has it, else its\n"
+            "                        positions), as sentence-transformers does;\n"
+            "                        without it such a text is an error\n"
             "  --json                print JSON\n"
             "  -t, --threads N       threads (default: every core)\n"
             "  -h, --help            show this help\n");
 }
 
-/* Texts read from a stream, one per line, without empty lines. */
+/* Reads texts from a stream, one per line, into *texts.  An empty line is
+ * an empty text, so text i is always line i + 1.  Returns the count, or -1
+ * with a message when memory runs out. */
 static int read_lines(FILE *fp, char ***texts)
 {
     int n = 0, cap = 0;
@@ -51,19 +59,26 @@ static int read_lines(FILE *fp, char ***texts)
     while ((len = getline(&line, &line_cap, fp)) >= 0) {
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
             line[--len] = '\0';
-        if (len == 0)
-            continue;
         if (n == cap) {
             cap = cap ? 2 * cap : 64;
             char **grown = realloc(*texts, (size_t)cap * sizeof *grown);
             if (!grown)
-                break;
+                goto out_of_memory;
             *texts = grown;
         }
-        (*texts)[n++] = strdup(line);
+        if (!((*texts)[n] = strdup(line)))
+            goto out_of_memory;
+        n++;
     }
     free(line);
     return n;
+
+out_of_memory:
+    fprintf(stderr, "maas-embed: out of memory reading text %d\n", n + 1);
+    free(line);
+    for (int i = 0; i < n; i++)
+        free((*texts)[i]);
+    return -1;
 }
 
 static void print_vector(const float *v, int n)
@@ -158,10 +173,11 @@ int main(int argc, char **argv)
 {
     const char *model_path = NULL, *file = NULL, *pooling_name = NULL, *hidden_out = NULL;
     int normalize = -1, threads = 0;
-    bool json = false;
+    bool json = false, truncate = false;
     cli_program = "maas-embed";
 
-    enum { OPT_POOLING = 256, OPT_NORMALIZE, OPT_NO_NORMALIZE, OPT_HIDDEN_OUT, OPT_JSON };
+    enum { OPT_POOLING = 256, OPT_NORMALIZE, OPT_NO_NORMALIZE, OPT_HIDDEN_OUT, OPT_JSON,
+           OPT_TRUNCATE };
     static const struct option long_opts[] = {
         {"model", required_argument, NULL, 'm'},
         {"file", required_argument, NULL, 'f'},
@@ -170,6 +186,7 @@ int main(int argc, char **argv)
         {"no-normalize", no_argument, NULL, OPT_NO_NORMALIZE},
         {"hidden-out", required_argument, NULL, OPT_HIDDEN_OUT},
         {"json", no_argument, NULL, OPT_JSON},
+        {"truncate", no_argument, NULL, OPT_TRUNCATE},
         {"threads", required_argument, NULL, 't'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -185,6 +202,7 @@ int main(int argc, char **argv)
         case OPT_NO_NORMALIZE: normalize = 0; break;
         case OPT_HIDDEN_OUT: hidden_out = optarg; break;
         case OPT_JSON: json = true; break;
+        case OPT_TRUNCATE: truncate = true; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -209,6 +227,8 @@ int main(int argc, char **argv)
         return 2;
     }
 
+    if (file)
+        cli_check_regular_file("--file", file);
     cli_check_output("--hidden-out", hidden_out, model_path);
     cli_check_output("--hidden-out", hidden_out, file);
 
@@ -222,6 +242,10 @@ int main(int argc, char **argv)
             return 1;
         }
         n_texts = read_lines(fp, &texts);
+        if (ferror(fp)) {
+            fprintf(stderr, "maas-embed: cannot read %s: %s\n", file, strerror(errno));
+            n_texts = n_texts < 0 ? n_texts : -1;
+        }
         fclose(fp);
     } else if (optind < argc) {
         n_texts = argc - optind;
@@ -230,6 +254,10 @@ int main(int argc, char **argv)
             texts[i] = strdup(argv[optind + i]);
     } else {
         n_texts = read_lines(stdin, &texts);
+    }
+    if (n_texts < 0) {
+        free(texts);
+        return 1;
     }
     if (n_texts == 0) {
         fprintf(stderr, "maas-embed: no texts to embed\n");
@@ -270,10 +298,16 @@ int main(int argc, char **argv)
         opts.pooling = pooling;
     if (normalize >= 0)
         opts.normalize = normalize;
+    opts.truncate = truncate;
     const int C = maas_bert_get_config(model)->hidden_size;
     float *emb = malloc((size_t)n_texts * C * sizeof(float));
-    if (!emb || maas_bert_embed(ctx, (const char *const *)texts, n_texts, &opts, emb) != MAAS_OK) {
+    maas_status st = emb ? maas_bert_embed(ctx, (const char *const *)texts, n_texts, &opts, emb)
+                         : MAAS_ERR_OUT_OF_MEMORY;
+    if (st != MAAS_OK) {
         fprintf(stderr, "maas-embed: %s\n", emb ? maas_last_error() : "out of memory");
+        if (st == MAAS_ERR_CONTEXT_FULL)
+            fprintf(stderr, "maas-embed: texts are numbered from 0; pass --truncate to embed "
+                    "only the first tokens of longer texts\n");
         free(emb);
         goto done;
     }

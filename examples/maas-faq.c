@@ -45,6 +45,9 @@ static void usage(FILE *out)
             "                        know\" (default %.2f)\n"
             "  --runners-up N        other close entries to show (default %d, max %d)\n"
             "  --no-cache            do not read or write FAQ_FILE.faq-cache\n"
+            "  --truncate            embed only the first tokens of a question longer than\n"
+            "                        the model's limit, as sentence-transformers does;\n"
+            "                        without it such a question is an error\n"
             "  --json                print one JSON object per question\n"
             "  -t, --threads N       threads (default: every core)\n"
             "  -h, --help            show this help\n",
@@ -106,14 +109,27 @@ static void print_match(const maas_faq *faq, const char *question, const maas_fa
     fflush(stdout);
 }
 
+/* Prints the --json record of a standard-input line that failed. */
+static void print_error_record(long line_no, const char *message)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddNumberToObject(root, "line", (double)line_no);
+    cJSON_AddStringToObject(root, "error", message);
+    char *s = cJSON_PrintUnformatted(root);
+    printf("%s\n", s);
+    free(s);
+    cJSON_Delete(root);
+    fflush(stdout);
+}
+
 int main(int argc, char **argv)
 {
     const char *model_path = NULL, *faq_path = NULL, *question = NULL;
     float threshold = DEFAULT_THRESHOLD;
     int runners_up = DEFAULT_RUNNERS_UP, threads = 0;
-    bool json = false, use_cache = true;
+    bool json = false, use_cache = true, truncate = false;
 
-    enum { OPT_THRESHOLD = 256, OPT_RUNNERS, OPT_NO_CACHE, OPT_JSON };
+    enum { OPT_THRESHOLD = 256, OPT_RUNNERS, OPT_NO_CACHE, OPT_JSON, OPT_TRUNCATE };
     static const struct option long_opts[] = {
         {"model", required_argument, NULL, 'm'},
         {"faq", required_argument, NULL, 'f'},
@@ -121,6 +137,7 @@ int main(int argc, char **argv)
         {"threshold", required_argument, NULL, OPT_THRESHOLD},
         {"runners-up", required_argument, NULL, OPT_RUNNERS},
         {"no-cache", no_argument, NULL, OPT_NO_CACHE},
+        {"truncate", no_argument, NULL, OPT_TRUNCATE},
         {"json", no_argument, NULL, OPT_JSON},
         {"threads", required_argument, NULL, 't'},
         {"help", no_argument, NULL, 'h'},
@@ -141,6 +158,7 @@ int main(int argc, char **argv)
             runners_up = (int)cli_parse_int("--runners-up", optarg, 0, MAX_RUNNERS_UP);
             break;
         case OPT_NO_CACHE: use_cache = false; break;
+        case OPT_TRUNCATE: truncate = true; break;
         case OPT_JSON: json = true; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -151,6 +169,17 @@ int main(int argc, char **argv)
         return 2;
     }
 
+    cli_check_regular_file("--faq", faq_path);
+
+    /* The cache is written beside the FAQ file; it must not replace the model. */
+    char cache_path[4096];
+    if (snprintf(cache_path, sizeof cache_path, "%s.faq-cache", faq_path) >= (int)sizeof cache_path) {
+        fprintf(stderr, "maas-faq: --faq: the path '%s' is too long\n", faq_path);
+        return 2;
+    }
+    if (use_cache)
+        cli_check_output("--faq (its cache FAQ_FILE.faq-cache)", cache_path, model_path);
+
     maas_bert *model = NULL;
     maas_bert_context *ctx = NULL;
     maas_faq *faq = NULL;
@@ -159,6 +188,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "maas-faq: %s\n", maas_last_error());
         goto done;
     }
+    maas_faq_set_truncate(faq, truncate);
     if (!maas_bert_get_tokenizer(model)) {
         fprintf(stderr, "maas-faq: %s has no tokenizer; convert the model folder with its vocab.txt\n",
                 model_path);
@@ -173,11 +203,13 @@ int main(int argc, char **argv)
     }
 
     /* Embed the FAQ questions once, or reuse the cache beside the file. */
-    char cache_path[4096];
-    snprintf(cache_path, sizeof cache_path, "%s.faq-cache", faq_path);
     bool from_cache = false;
-    if (maas_faq_embed(faq, ctx, use_cache ? cache_path : NULL, &from_cache) != MAAS_OK) {
+    maas_status st = maas_faq_embed(faq, ctx, use_cache ? cache_path : NULL, &from_cache);
+    if (st != MAAS_OK) {
         fprintf(stderr, "maas-faq: embedding the FAQ questions failed: %s\n", maas_last_error());
+        if (st == MAAS_ERR_CONTEXT_FULL)
+            fprintf(stderr, "maas-faq: FAQ questions are numbered from 0 in file order; pass "
+                    "--truncate to embed only the first tokens of longer ones\n");
         goto done;
     }
     fprintf(stderr, "maas-faq: %d FAQ entries (%s)\n", maas_faq_count(faq),
@@ -190,6 +222,7 @@ int main(int argc, char **argv)
     status = 0;
     char *line = NULL;
     size_t cap = 0;
+    long line_no = 0;
     for (;;) {
         const char *q = question;
         if (!question) {
@@ -198,6 +231,7 @@ int main(int argc, char **argv)
             ssize_t n = getline(&line, &cap, stdin);
             if (n < 0)
                 break;
+            line_no++;
             while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' '))
                 line[--n] = '\0';
             if (n == 0)
@@ -206,8 +240,18 @@ int main(int argc, char **argv)
         }
         maas_faq_match matches[1 + MAX_RUNNERS_UP];
         int n_matches = 0;
-        if (maas_faq_search(faq, ctx, q, 1 + runners_up, matches, &n_matches) != MAAS_OK) {
-            fprintf(stderr, "maas-faq: %s\n", maas_last_error());
+        st = maas_faq_search(faq, ctx, q, 1 + runners_up, matches, &n_matches);
+        if (st != MAAS_OK) {
+            if (st == MAAS_ERR_CONTEXT_FULL)
+                fprintf(stderr, "maas-faq: the question is too long; pass --truncate to embed "
+                        "only its first tokens\n");
+            if (question) {
+                fprintf(stderr, "maas-faq: %s\n", maas_last_error());
+            } else {
+                fprintf(stderr, "maas-faq: line %ld: %s\n", line_no, maas_last_error());
+                if (json)
+                    print_error_record(line_no, maas_last_error());
+            }
             status = 1;
         } else {
             print_match(faq, q, matches, n_matches, threshold, json);

@@ -22,7 +22,9 @@ static void usage(FILE *out)
             "usage: maas-qa -m MODEL.maas --context FILE [--question TEXT] [options]\n"
             "\n"
             "Finds the answer to a question in the text of FILE.  Without --question it\n"
-            "reads one question per line from standard input and answers each.\n"
+            "reads one question per line from standard input and answers each.  With\n"
+            "--json each record then has \"line\": N, and a line that fails (empty or\n"
+            "invalid) gives {\"line\": N, \"error\": MESSAGE}, so record i is line i.\n"
             "\n"
             "options:\n"
             "  -m, --model FILE        BERT question-answering model (a converted\n"
@@ -33,8 +35,8 @@ static void usage(FILE *out)
             "  --json                  print JSON: answer, start, end, score (character\n"
             "                          offsets into the context)\n"
             "  --max-seq-len N         tokens per window (default min(384, model positions))\n"
-            "  --doc-stride N          tokens shared by consecutive windows (default\n"
-            "                          min(max-seq-len / 2, 128))\n"
+            "  --doc-stride N          tokens shared by consecutive windows; 0 means no\n"
+            "                          overlap (default min(max-seq-len / 2, 128))\n"
             "  --max-answer-len N      longest answer in tokens (default 15)\n"
             "  --allow-no-answer       also offer the empty answer when the model rates\n"
             "                          \"no answer\" higher (handle_impossible_answer)\n"
@@ -66,6 +68,13 @@ static char *read_file(const char *path, size_t *len)
         got = fread(buf + n, 1, cap - n, fp);
         n += got;
     } while (got > 0);
+    if (ferror(fp)) {
+        int read_errno = errno;
+        free(buf);
+        fclose(fp);
+        errno = read_errno;
+        return NULL;
+    }
     fclose(fp);
     buf[n] = '\0';
     *len = n;
@@ -83,8 +92,10 @@ static bool write_logits(const char *path, const maas_qa_result *r)
     return (fclose(fp) == 0) && ok;
 }
 
+/* Prints one result; line_no > 0 is the standard-input line, added to
+ * JSON records so they can be matched with the error records. */
 static void print_result(const char *question, const maas_qa_result *r, int top_k, bool json,
-                         bool show_question)
+                         bool show_question, long line_no)
 {
     if (json) {
         cJSON *items = cJSON_CreateArray();
@@ -110,6 +121,8 @@ static void print_result(const char *question, const maas_qa_result *r, int top_
         }
         if (show_question)
             cJSON_AddStringToObject(root, "question", question);
+        if (line_no > 0)
+            cJSON_AddNumberToObject(root, "line", (double)line_no);
         char *s = cJSON_PrintUnformatted(root);
         printf("%s\n", s);
         free(s);
@@ -132,6 +145,19 @@ static void print_result(const char *question, const maas_qa_result *r, int top_
     }
     if (show_question)
         printf("\n");
+    fflush(stdout);
+}
+
+/* Prints the --json record of a standard-input line that failed. */
+static void print_error_record(long line_no, const char *message)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddNumberToObject(root, "line", (double)line_no);
+    cJSON_AddStringToObject(root, "error", message);
+    char *s = cJSON_PrintUnformatted(root);
+    printf("%s\n", s);
+    free(s);
+    cJSON_Delete(root);
     fflush(stdout);
 }
 
@@ -226,21 +252,31 @@ int main(int argc, char **argv)
     size_t line_cap = 0;
     bool from_stdin = question == NULL;
     bool wrote_logits = false;
+    long line_no = 0;
     for (;;) {
         const char *q = question;
+        size_t q_len = question ? strlen(question) : 0;
         if (from_stdin) {
+            /* Every line gets a result, an empty or invalid one an error,
+             * so results stay aligned with the input lines. */
             ssize_t n = getline(&line, &line_cap, stdin);
             if (n < 0)
                 break;
+            line_no++;
             while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
                 line[--n] = '\0';
-            if (n == 0)
-                continue;
             q = line;
+            q_len = (size_t)n;
         }
         maas_qa_result r;
-        if (maas_bert_qa(ctx, q, strlen(q), context, context_len, &opts, &r) != MAAS_OK) {
-            fprintf(stderr, "maas-qa: %s\n", maas_last_error());
+        if (maas_bert_qa(ctx, q, q_len, context, context_len, &opts, &r) != MAAS_OK) {
+            if (from_stdin) {
+                fprintf(stderr, "maas-qa: line %ld: %s\n", line_no, maas_last_error());
+                if (json)
+                    print_error_record(line_no, maas_last_error());
+            } else {
+                fprintf(stderr, "maas-qa: %s\n", maas_last_error());
+            }
             status = 1;
             if (!from_stdin)
                 break;
@@ -253,7 +289,7 @@ int main(int argc, char **argv)
             }
             wrote_logits = true;
         }
-        print_result(q, &r, opts.top_k, json, from_stdin);
+        print_result(q, &r, opts.top_k, json, from_stdin, from_stdin ? line_no : 0);
         maas_qa_result_free(&r);
         if (!from_stdin)
             break;

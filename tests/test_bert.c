@@ -573,18 +573,91 @@ static void position_limit_enforced(void **state)
     assert_int_equal(maas_bert_context_create(model, &p, &big), MAAS_ERR_INVALID_ARGUMENT);
     assert_null(big);
 
-    /* Text longer than the positions: cut when asked, else rejected. */
+    /* Text longer than the positions: rejected by default, naming the
+     * text, its token count and the limit; cut when asked. */
     char text[1024] = "";
     for (int i = 0; i < 60; i++)
         strcat(text, "order ");
-    const char *texts[1] = {text};
+    const char *texts[2] = {"short", text};
     maas_embed_options o;
     maas_embed_options_default(model, &o);
-    assert_int_equal(maas_bert_embed(ctx, texts, 1, &o, out), MAAS_OK);
-    o.truncate = false;
-    assert_int_equal(maas_bert_embed(ctx, texts, 1, &o, out), MAAS_ERR_CONTEXT_FULL);
+    assert_false(o.truncate);
+    assert_int_equal(maas_bert_embed(ctx, texts, 2, &o, out), MAAS_ERR_CONTEXT_FULL);
+    assert_non_null(strstr(maas_last_error(), "text 1 has "));
+    assert_non_null(strstr(maas_last_error(), "limit of"));
+    o.truncate = true;
+    assert_int_equal(maas_bert_embed(ctx, texts, 2, &o, out), MAAS_OK);
 
     free(out);
+    maas_bert_context_free(ctx);
+    maas_bert_free(model);
+}
+
+/* A NUL byte in the context or question is rejected, because the answer
+ * text could not equal the context between its offsets. */
+static void qa_nul_byte_rejected(void **state)
+{
+    (void)state;
+    maas_bert *model = open_model(MODELS "bert-qa-tiny.maas");
+    maas_bert_context *ctx = make_context(model, 0, 1);
+    maas_qa_result r;
+    const char context[] = "Hello\0world";
+    assert_int_equal(maas_bert_qa(ctx, "what", 4, context, sizeof context - 1, NULL, &r),
+                     MAAS_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(maas_last_error(), "NUL byte at byte 5"));
+    assert_int_equal(r.n_answers, 0);
+    const char question[] = "wh\0at";
+    assert_int_equal(maas_bert_qa(ctx, question, sizeof question - 1, "Hello world", 11, NULL, &r),
+                     MAAS_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(maas_last_error(), "NUL byte at byte 2"));
+    maas_bert_context_free(ctx);
+    maas_bert_free(model);
+}
+
+/* "pooling.max_seq_length" (sentence_bert_config.json's max_seq_length,
+ * 128 in the fixtures) is the embedding limit, bounded by the positions. */
+static void embed_limit_from_file(void **state)
+{
+    (void)state;
+    maas_bert *tiny = open_model(MODELS "bert-tiny.maas");
+    assert_int_equal(maas_bert_get_config(tiny)->embed_max_length, 128);
+    maas_embed_options o;
+    maas_embed_options_default(tiny, &o);
+    assert_int_equal(o.max_length, 128);
+    maas_bert_free(tiny);
+
+    maas_bert *odd = open_model(MODELS "bert-odd.maas");
+    assert_int_equal(maas_bert_get_config(odd)->max_positions, 40);
+    assert_int_equal(maas_bert_get_config(odd)->embed_max_length, 40);
+    maas_bert_free(odd);
+
+    /* A folder without sentence-transformers files has no limit key. */
+    maas_bert *qa = open_model(MODELS "bert-qa-tiny.maas");
+    assert_int_equal(maas_bert_get_config(qa)->embed_max_length, 0);
+    maas_embed_options_default(qa, &o);
+    assert_int_equal(o.max_length, 0);
+    maas_bert_free(qa);
+}
+
+/* An empty text is embedded as [CLS] [SEP], like sentence-transformers. */
+static void embed_empty_text(void **state)
+{
+    (void)state;
+    maas_bert *model = open_model(MODELS "bert-tiny.maas");
+    maas_bert_context *ctx = make_context(model, 0, 1);
+    const maas_tokenizer *tok = maas_bert_get_tokenizer(model);
+    int32_t ids[2] = {maas_tokenizer_special_id(tok, MAAS_SPECIAL_CLS),
+                      maas_tokenizer_special_id(tok, MAAS_SPECIAL_SEP)};
+    int len = 2;
+    maas_bert_batch b = {1, &len, ids, NULL};
+    const maas_bert_config *cfg = maas_bert_get_config(model);
+    float want[32], got[3 * 32];
+    assert_int_equal(cfg->hidden_size, 32);
+    assert_int_equal(maas_bert_pool(ctx, &b, cfg->pooling, cfg->normalize, want), MAAS_OK);
+    const char *texts[3] = {"a", "", "b"};
+    assert_int_equal(maas_bert_embed(ctx, texts, 3, NULL, got), MAAS_OK);
+    for (int j = 0; j < 32; j++)
+        assert_float_equal(got[32 + j], want[j], 1e-6);
     maas_bert_context_free(ctx);
     maas_bert_free(model);
 }
@@ -664,6 +737,9 @@ int main(void)
         cmocka_unit_test(qa_bad_options_rejected),
         cmocka_unit_test(position_limit_enforced),
         cmocka_unit_test(bad_batches_rejected),
+        cmocka_unit_test(qa_nul_byte_rejected),
+        cmocka_unit_test(embed_limit_from_file),
+        cmocka_unit_test(embed_empty_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -79,7 +79,10 @@ static void embeddings_match_sentence_transformers(void **state)
     float *got = malloc(n_want * sizeof(float));
     maas_embed_options o;
     maas_embed_options_default(model, &o);
-    o.max_length = 256;  /* sentence-transformers' max_seq_length for this model */
+    /* The converter stores sentence_bert_config.json's max_seq_length (256
+     * for this model) as the limit, as sentence-transformers applies it. */
+    assert_int_equal(o.max_length, 256);
+    assert_false(o.truncate);
     assert_int_equal(maas_bert_embed(ctx, texts, n, &o, got), MAAS_OK);
 
     /* Cosine similarity of each sentence's vector with the golden one. */

@@ -69,6 +69,8 @@ typedef struct maas_bert_config {
     bool has_pooling_config;  /* the file has sentence-transformers "pooling.*" keys */
     maas_pooling pooling;     /* "pooling.mode"; MAAS_POOLING_MEAN when absent */
     bool normalize;           /* "pooling.normalize"; false when absent */
+    int embed_max_length;     /* "pooling.max_seq_length": sentence-transformers'
+                                 token limit per text; 0 when absent */
 } maas_bert_config;
 
 /* ---- model ---------------------------------------------------------------- */
@@ -169,25 +171,27 @@ maas_status maas_bert_pool(maas_bert_context *ctx, const maas_bert_batch *batch,
 typedef struct maas_embed_options {
     maas_pooling pooling;
     bool normalize;
-    int max_length;  /* tokens per text incl. [CLS] and [SEP]; 0: the context's max_seq_len */
+    int max_length;  /* tokens per text incl. [CLS] and [SEP]; 0 or a value above
+                        the context's max_seq_len means that max_seq_len */
     bool truncate;   /* true: cut longer texts to max_length (as sentence-transformers
                         does); false: MAAS_ERR_CONTEXT_FULL */
 } maas_embed_options;
 
 /* Fills the options from the file: its pooling mode and normalisation (mean,
  * not normalised, when the file has no sentence-transformers config),
- * max_length 0, truncate true.
- * NOTE: sentence-transformers also cuts at its own max_seq_length (256 for
- * all-MiniLM-L6-v2), which the .maas file does not record; set max_length to
- * that value to match it on longer texts. */
+ * max_length = the file's "pooling.max_seq_length" (sentence-transformers'
+ * max_seq_length, e.g. 256 for all-MiniLM-L6-v2) or 0 when absent, and
+ * truncate false, so a longer text fails instead of being embedded in part. */
 void maas_embed_options_default(const maas_bert *model, maas_embed_options *opts);
 
 /* Embeds n_texts NUL-terminated UTF-8 texts: tokenizes each as [CLS] text
  * [SEP], runs them in packed batches that fit the context, and writes
  * out[n_texts, C].  opts NULL means maas_embed_options_default.
+ * An empty text is embedded as [CLS] [SEP], as sentence-transformers does.
  * Errors: those of maas_bert_pool, MAAS_ERR_UNSUPPORTED when the model has
  * no tokenizer, MAAS_ERR_INVALID_UTF8 naming the text and byte, and
- * MAAS_ERR_CONTEXT_FULL for a text over max_length when truncate is false. */
+ * MAAS_ERR_CONTEXT_FULL naming the text (0-based index), its token count and
+ * max_length for a longer text when truncate is false. */
 maas_status maas_bert_embed(maas_bert_context *ctx, const char *const *texts,
                             int n_texts, const maas_embed_options *opts,
                             float *out);
@@ -251,7 +255,8 @@ typedef struct maas_qa_result {
  * An empty context (or one with no tokens) gives n_answers 0 and status OK.
  * Spans with score 0 (probabilities that underflow) are never returned.
  * Errors: MAAS_ERR_UNSUPPORTED without a QA head or tokenizer;
- * MAAS_ERR_INVALID_ARGUMENT for an empty question, top_k or max_answer_len
+ * MAAS_ERR_INVALID_ARGUMENT for an empty question, a NUL byte in the
+ * question or context (named by byte offset), top_k or max_answer_len
  * < 1, a negative doc_stride or one that is not smaller than the context
  * tokens per window (the windows would not advance), max_seq_len above the
  * context's max_seq_len; MAAS_ERR_CONTEXT_FULL when the question leaves no

@@ -40,10 +40,18 @@ typedef struct maas_faq_match {
 
 /* Reads and parses a FAQ file.  MAAS_ERR_IO when it cannot be read;
  * MAAS_ERR_BAD_FORMAT naming the line for an answer without a question, a
- * question without an answer, or a file with no entries. */
+ * question without an answer (before a blank line, another entry or the
+ * end of the file), an empty question or answer, or a file with no
+ * entries. */
 maas_status maas_faq_load(const char *path, maas_faq **out);
 
 void maas_faq_free(maas_faq *faq);
+
+/* Sets what maas_faq_embed and maas_faq_search do with a text longer than
+ * the model's embedding limit (maas_embed_options.max_length): false (the
+ * default) fails with MAAS_ERR_CONTEXT_FULL, true cuts it as
+ * sentence-transformers does.  Call it before maas_faq_embed. */
+void maas_faq_set_truncate(maas_faq *faq, bool truncate);
 
 int maas_faq_count(const maas_faq *faq);
 int maas_faq_question_count(const maas_faq *faq, int entry);
@@ -54,8 +62,10 @@ const char *maas_faq_answer(const maas_faq *faq, int entry);
 /* Embeds every "Q:" line with ctx's model (its pooling, always L2
  * normalised).  With cache_path, reuses the embeddings stored there when
  * they were made from the same FAQ text and the same model file (path,
- * size and modification time), and otherwise writes them there; a cache
- * that cannot be written only logs a warning.  *from_cache (may be NULL)
+ * size and modification time) and pass a check (checksum, finite values,
+ * unit norms), and otherwise writes them there.  A cache that fails the
+ * check is rebuilt with a warning; one that cannot be written only logs
+ * a warning.  *from_cache (may be NULL)
  * tells which happened.  Errors: those of maas_bert_embed. */
 maas_status maas_faq_embed(maas_faq *faq, maas_bert_context *ctx, const char *cache_path,
                            bool *from_cache);

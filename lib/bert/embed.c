@@ -10,8 +10,8 @@ void maas_embed_options_default(const maas_bert *m, maas_embed_options *opts)
 {
     opts->pooling = m->config.pooling;
     opts->normalize = m->config.normalize;
-    opts->max_length = 0;
-    opts->truncate = true;
+    opts->max_length = m->config.embed_max_length;
+    opts->truncate = false;
 }
 
 /* Pools the staged sequences into out[n_seqs, C]. */
@@ -47,11 +47,15 @@ maas_status maas_bert_embed(maas_bert_context *ctx, const char *const *texts, in
     if ((unsigned)o.pooling >= MAAS_POOLING_COUNT)
         return maas_fail(MAAS_ERR_INVALID_ARGUMENT, "maas_bert_embed: invalid pooling mode %d",
                          (int)o.pooling);
-    int max_len = o.max_length ? o.max_length : ctx->params.max_seq_len;
-    if (max_len < 2 || max_len > ctx->params.max_seq_len)
+    /* The context cannot run longer sequences, so its max_seq_len caps the
+     * limit (texts over it then fail, or are cut when truncate is set). */
+    int max_len = ctx->params.max_seq_len;
+    if (o.max_length > 0 && o.max_length < max_len)
+        max_len = o.max_length;
+    if (o.max_length < 0 || max_len < 2)
         return maas_fail(MAAS_ERR_INVALID_ARGUMENT,
-                         "maas_bert_embed: max_length %d is outside 2 .. %d (the context's max_seq_len)",
-                         max_len, ctx->params.max_seq_len);
+                         "maas_bert_embed: max_length %d is invalid; expected 0 (the context's "
+                         "max_seq_len) or 2 .. %d", o.max_length, ctx->params.max_seq_len);
 
     const int C = m->config.hidden_size;
     const maas_encode_options enc_opts = {.add_special = true, .parse_special = false};
@@ -75,8 +79,9 @@ maas_status maas_bert_embed(maas_bert_context *ctx, const char *const *texts, in
             if (!o.truncate) {
                 maas_encoding_free(&enc);
                 return maas_fail(MAAS_ERR_CONTEXT_FULL,
-                                 "text %d has %d tokens, more than max_length %d; shorten it or "
-                                 "enable truncation", i, len, max_len);
+                                 "text %d has %d tokens, more than the limit of %d tokens per "
+                                 "text; shorten it, or enable truncation to embed only its "
+                                 "first %d tokens", i, len, max_len, max_len);
             }
             enc.ids[max_len - 1] = enc.ids[len - 1];
             len = max_len;

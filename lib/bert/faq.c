@@ -1,6 +1,7 @@
 /* FAQ matching: parse a Q:/A: file, embed its questions once (with an
  * on-disk cache), find the entries closest to a customer question. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,12 +11,20 @@
 #include "internal.h"
 #include "maas/faq.h"
 
-#define FAQ_CACHE_MAGIC "MAASFAQ1"
+/* Cache file: faq_cache_header, the embeddings [n_questions, dim] as f32,
+ * then the FNV-1a hash of the embeddings' bytes (u64), all in host byte
+ * order.  Version 2 added the hash. */
+#define FAQ_CACHE_MAGIC "MAASFAQ2"
+
+/* How far a cached embedding's L2 norm may be from 1 (they are stored
+ * normalised, and f32 rounding stays far below this). */
+#define FAQ_CACHE_NORM_TOLERANCE 1e-3
 
 typedef struct faq_entry {
     int first_question;  /* index into questions */
     int n_questions;
     char *answer;
+    int answer_line;     /* line number of the "A:" line, for messages */
 } faq_entry;
 
 struct maas_faq {
@@ -27,6 +36,7 @@ struct maas_faq {
     int n_questions;
     float *embeddings;    /* [n_questions, dim], unit length; NULL until embedded */
     int dim;
+    bool truncate;        /* cut questions over the model's limit instead of failing */
 };
 
 static uint64_t fnv1a(uint64_t h, const void *data, size_t n)
@@ -96,7 +106,7 @@ static maas_status parse_faq(maas_faq *faq, const char *text, size_t len)
 {
     int pending_first = -1;  /* first question of the entry being read */
     bool in_answer = false;
-    int line_no = 0;
+    int line_no = 0, question_line = 0;
     const char *p = text, *end = text + len;
     maas_status st;
 
@@ -113,6 +123,10 @@ static maas_status parse_faq(maas_faq *faq, const char *text, size_t len)
         bool blank = s == line_end;
 
         if (blank) {
+            if (pending_first >= 0 && pending_first < faq->n_questions)
+                return maas_fail(MAAS_ERR_BAD_FORMAT, "%s:%d: the question \"%s\" has no \"A:\" "
+                                 "answer before the blank line; add one or remove the question",
+                                 faq->path, question_line, faq->questions[faq->n_questions - 1]);
             in_answer = false;
         } else if (*s == '#') {
             /* a comment */
@@ -120,8 +134,12 @@ static maas_status parse_faq(maas_faq *faq, const char *text, size_t len)
             if (in_answer || pending_first < 0)
                 pending_first = faq->n_questions;
             in_answer = false;
+            question_line = line_no;
             if ((st = add_question(faq, s + 2, (size_t)(line_end - s - 2))) != MAAS_OK)
                 return st;
+            if (faq->questions[faq->n_questions - 1][0] == '\0')
+                return maas_fail(MAAS_ERR_BAD_FORMAT, "%s:%d: the \"Q:\" line has no question text",
+                                 faq->path, line_no);
         } else if (line_end - s >= 2 && (s[0] == 'A' || s[0] == 'a') && s[1] == ':') {
             if (pending_first < 0 || pending_first == faq->n_questions)
                 return maas_fail(MAAS_ERR_BAD_FORMAT, "%s:%d: an \"A:\" answer without a \"Q:\" "
@@ -133,6 +151,7 @@ static maas_status parse_faq(maas_faq *faq, const char *text, size_t len)
             faq_entry *e = &faq->entries[faq->n_entries++];
             e->first_question = pending_first;
             e->n_questions = faq->n_questions - pending_first;
+            e->answer_line = line_no;
             e->answer = calloc(1, 1);
             if (!e->answer)
                 return maas_fail(MAAS_ERR_OUT_OF_MEMORY, "out of memory reading a FAQ");
@@ -151,8 +170,14 @@ static maas_status parse_faq(maas_faq *faq, const char *text, size_t len)
     }
 
     if (pending_first >= 0 && pending_first < faq->n_questions)
-        return maas_fail(MAAS_ERR_BAD_FORMAT, "%s: the last question (\"%s\") has no \"A:\" answer",
-                         faq->path, faq->questions[faq->n_questions - 1]);
+        return maas_fail(MAAS_ERR_BAD_FORMAT, "%s:%d: the last question (\"%s\") has no \"A:\" answer",
+                         faq->path, question_line, faq->questions[faq->n_questions - 1]);
+    for (int i = 0; i < faq->n_entries; i++) {
+        if (faq->entries[i].answer[0] == '\0')
+            return maas_fail(MAAS_ERR_BAD_FORMAT, "%s:%d: the \"A:\" answer is empty; write the "
+                             "answer after \"A:\" or on the lines below it",
+                             faq->path, faq->entries[i].answer_line);
+    }
     if (faq->n_entries == 0)
         return maas_fail(MAAS_ERR_BAD_FORMAT, "%s: no FAQ entries (\"Q:\" lines followed by an \"A:\" line)",
                          faq->path);
@@ -168,6 +193,7 @@ maas_status maas_faq_load(const char *path, maas_faq **out)
         return maas_fail(MAAS_ERR_IO, "cannot open the FAQ file %s: %s", path, strerror(errno));
     char *text = NULL;
     size_t len = 0, cap = 0;
+    errno = 0;
     for (;;) {
         if (len + 4096 > cap) {
             cap = cap ? 2 * cap : 65536;
@@ -184,11 +210,12 @@ maas_status maas_faq_load(const char *path, maas_faq **out)
         if (got == 0)
             break;
     }
+    int read_errno = errno;
     bool failed = ferror(fp);
     fclose(fp);
     if (failed) {
         free(text);
-        return maas_fail(MAAS_ERR_IO, "cannot read the FAQ file %s", path);
+        return maas_fail(MAAS_ERR_IO, "cannot read the FAQ file %s: %s", path, strerror(read_errno));
     }
 
     maas_faq *faq = calloc(1, sizeof *faq);
@@ -221,6 +248,12 @@ void maas_faq_free(maas_faq *faq)
     free(faq->embeddings);
     free(faq->path);
     free(faq);
+}
+
+void maas_faq_set_truncate(maas_faq *faq, bool truncate)
+{
+    if (faq)
+        faq->truncate = truncate;
 }
 
 int maas_faq_count(const maas_faq *faq)
@@ -275,6 +308,27 @@ typedef struct faq_cache_header {
     uint32_t dim;
 } faq_cache_header;
 
+/* Checks cached embeddings: each value finite and each row of unit L2
+ * norm.  Returns NULL when valid, else the reason. */
+static const char *invalid_embeddings(const float *emb, size_t n_rows, int dim)
+{
+    for (size_t r = 0; r < n_rows; r++) {
+        double norm2 = 0.0;
+        for (int c = 0; c < dim; c++) {
+            float v = emb[r * (size_t)dim + (size_t)c];
+            if (!isfinite(v))
+                return "a value is not finite";
+            norm2 += (double)v * v;
+        }
+        if (fabs(sqrt(norm2) - 1.0) > FAQ_CACHE_NORM_TOLERANCE)
+            return "an embedding does not have unit length";
+    }
+    return NULL;
+}
+
+/* Reads the cache into faq->embeddings.  Returns false, so the caller
+ * rebuilds it, when the file is missing or made from another FAQ text or
+ * model, and also (with a warning) when its embeddings are damaged. */
 static bool read_cache(maas_faq *faq, const char *path, const faq_cache_header *want)
 {
     FILE *fp = fopen(path, "rb");
@@ -282,11 +336,30 @@ static bool read_cache(maas_faq *faq, const char *path, const faq_cache_header *
         return false;
     faq_cache_header got;
     bool ok = fread(&got, sizeof got, 1, fp) == 1 && memcmp(&got, want, sizeof got) == 0;
+    if (!ok) {
+        fclose(fp);
+        return false;
+    }
+
     size_t n = (size_t)want->n_questions * want->dim;
-    if (ok)
-        ok = fread(faq->embeddings, sizeof(float), n, fp) == n;
+    uint64_t stored_hash = 0;
+    const char *reason = NULL;
+    if (fread(faq->embeddings, sizeof(float), n, fp) != n ||
+        fread(&stored_hash, sizeof stored_hash, 1, fp) != 1)
+        reason = "the file is shorter than its header says";
+    else if (fgetc(fp) != EOF)
+        reason = "the file has bytes after the embeddings";
+    else if (fnv1a(FNV_OFFSET, faq->embeddings, n * sizeof(float)) != stored_hash)
+        reason = "the checksum does not match";
+    else
+        reason = invalid_embeddings(faq->embeddings, want->n_questions, (int)want->dim);
     fclose(fp);
-    return ok;
+    if (reason) {
+        maas_log(MAAS_LOG_WARN, "the FAQ embedding cache %s is invalid (%s); embedding the "
+                 "questions again", path, reason);
+        return false;
+    }
+    return true;
 }
 
 static void write_cache(const maas_faq *faq, const char *path, const faq_cache_header *header)
@@ -300,8 +373,10 @@ static void write_cache(const maas_faq *faq, const char *path, const faq_cache_h
         return;
     }
     size_t n = (size_t)header->n_questions * header->dim;
+    uint64_t hash = fnv1a(FNV_OFFSET, faq->embeddings, n * sizeof(float));
     bool ok = fwrite(header, sizeof *header, 1, fp) == 1 &&
-              fwrite(faq->embeddings, sizeof(float), n, fp) == n;
+              fwrite(faq->embeddings, sizeof(float), n, fp) == n &&
+              fwrite(&hash, sizeof hash, 1, fp) == 1;
     ok = (fclose(fp) == 0) && ok;
     if (!ok || rename(tmp, path) != 0) {
         maas_log(MAAS_LOG_WARN, "cannot write the FAQ embedding cache %s", path);
@@ -341,6 +416,7 @@ maas_status maas_faq_embed(maas_faq *faq, maas_bert_context *ctx, const char *ca
     maas_embed_options o;
     maas_embed_options_default(m, &o);
     o.normalize = true;
+    o.truncate = faq->truncate;
     maas_status st = maas_bert_embed(ctx, (const char *const *)faq->questions, faq->n_questions, &o, emb);
     if (st != MAAS_OK) {
         free(faq->embeddings);
@@ -371,6 +447,7 @@ maas_status maas_faq_search(const maas_faq *faq, maas_bert_context *ctx, const c
     maas_embed_options o;
     maas_embed_options_default(ctx->model, &o);
     o.normalize = true;
+    o.truncate = faq->truncate;
     maas_status st = maas_bert_embed(ctx, &query, 1, &o, q);
     if (st != MAAS_OK) {
         free(q);

@@ -107,6 +107,18 @@ static maas_status read_config(const maas_file *f, maas_bert_config *c)
     st = maas_file_get_bool(f, "pooling.normalize", &c->normalize);
     if (st != MAAS_OK && st != MAAS_ERR_NOT_FOUND)
         return st;
+    uint32_t max_seq_length = 0;
+    st = maas_file_get_u32(f, "pooling.max_seq_length", &max_seq_length);
+    if (st != MAAS_OK && st != MAAS_ERR_NOT_FOUND)
+        return st;
+    if (st == MAAS_OK && max_seq_length < 2)
+        return maas_fail(MAAS_ERR_BAD_FORMAT, "%s: pooling.max_seq_length %u is too small "
+                         "(expected >= 2, for [CLS] and [SEP])", maas_file_path(f), max_seq_length);
+    /* A limit above the positions is unusable in sentence-transformers as
+     * well (longer texts fail there), so the positions bound it. */
+    if (max_seq_length > (uint32_t)c->max_positions)
+        max_seq_length = (uint32_t)c->max_positions;
+    c->embed_max_length = (int)max_seq_length;
     return MAAS_OK;
 }
 

@@ -385,6 +385,17 @@ maas_status maas_bert_qa(maas_bert_context *ctx, const char *question, size_t qu
     if (question_len == 0)
         return maas_fail(MAAS_ERR_INVALID_ARGUMENT, "QA: the question is empty");
 
+    /* Answers are returned as NUL-terminated text, which could not contain
+     * a NUL byte and still match their offsets. */
+    const char *nul = memchr(question, '\0', question_len);
+    if (nul)
+        return maas_fail(MAAS_ERR_INVALID_ARGUMENT, "QA: the question contains a NUL byte at "
+                         "byte %zu; pass text without NUL bytes", (size_t)(nul - question));
+    nul = context_len > 0 ? memchr(context, '\0', context_len) : NULL;
+    if (nul)
+        return maas_fail(MAAS_ERR_INVALID_ARGUMENT, "QA: the context contains a NUL byte at "
+                         "byte %zu; pass text without NUL bytes", (size_t)(nul - context));
+
     qa_state q = {.tok = m->tokenizer, .context = context, .min_null_score = 1000000.0};
     maas_status st = resolve_options(ctx, opts, &q.opts);
     if (st != MAAS_OK)

@@ -1,7 +1,8 @@
 /* sentence-transformers folders: modules.json lists the pipeline
  * (Transformer, Pooling, optional Normalize); the Pooling module's
- * config.json names the pooling mode.  Written as "pooling.mode" and
- * "pooling.normalize". */
+ * config.json names the pooling mode.  Written as "pooling.mode",
+ * "pooling.normalize" and, when sentence_bert_config.json sets it,
+ * "pooling.max_seq_length". */
 #include <stdio.h>
 #include <string.h>
 
@@ -49,6 +50,31 @@ static maas_status pooling_mode(maas_cv *cv, const char *module_path, const char
     if (s == MAAS_OK && n_on != 1)
         s = maas_fail(MAAS_ERR_UNSUPPORTED, "%s: %d pooling modes are enabled; exactly one of "
                       "cls, mean or max is supported", path, n_on);
+    return s;
+}
+
+/* Writes sentence_bert_config.json's max_seq_length, the token limit
+ * sentence-transformers cuts each text at, as "pooling.max_seq_length". */
+static maas_status max_seq_length(maas_cv *cv)
+{
+    char path[4096];
+    maas_cv_path(cv, path, sizeof path, "sentence_bert_config.json");
+    if (!maas_path_exists(path))
+        return MAAS_OK;
+    cJSON *config;
+    maas_status s = maas_json_read_file(path, &config);
+    if (s != MAAS_OK)
+        return s;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(config, "max_seq_length");
+    if (v && !cJSON_IsNull(v)) {
+        double n = cJSON_IsNumber(v) ? v->valuedouble : -1.0;
+        if (n < 2 || n > 4294967295.0 || n != (double)(uint32_t)n)
+            s = maas_fail(MAAS_ERR_BAD_JSON, "%s: max_seq_length must be a whole number >= 2",
+                          path);
+        else
+            s = maas_writer_set_u32(cv->w, "pooling.max_seq_length", (uint32_t)n);
+    }
+    cJSON_Delete(config);
     return s;
 }
 
@@ -108,5 +134,7 @@ maas_status maas_cv_pooling(maas_cv *cv)
     s = maas_writer_set_str(cv->w, "pooling.mode", mode);
     if (s == MAAS_OK)
         s = maas_writer_set_bool(cv->w, "pooling.normalize", normalize);
+    if (s == MAAS_OK)
+        s = max_seq_length(cv);
     return s;
 }
