@@ -24,7 +24,7 @@ typedef struct maas_weight_copies {
  * the copy is freed, so the caller never frees it. */
 maas_status maas_weight_copies_add(maas_weight_copies *copies, float *copy);
 
-/* Frees every copy and the list itself; the struct can be reused after. */
+/* Frees every copy and the list itself, leaving an empty list to reuse. */
 void maas_weight_copies_free(maas_weight_copies *copies);
 
 /* Finds tensor `name` in f with the given shape and points *out at it as
@@ -35,8 +35,8 @@ maas_status maas_weight_load_f32(const maas_file *f, const char *name, int n_dim
                                  const float **out);
 
 /* Finds the 2-D weight `name` of shape [N, K] for maas_linear.  f32 and f16
- * tensors are used as stored; any other float dtype is converted to an f32
- * copy kept in `copies`, and *out describes that copy. */
+ * tensors are used as stored.  Any other float dtype is converted to an f32
+ * copy kept in `copies`, and *out then describes that copy. */
 maas_status maas_weight_load_linear(const maas_file *f, const char *name,
                                     const int64_t shape[2], maas_weight_copies *copies,
                                     maas_tensor *out);
