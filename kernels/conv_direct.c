@@ -4,6 +4,7 @@
  * lands inside the input.  The inner loop has no bounds test, so the
  * compiler may vectorise it for the baseline instruction set.  The
  * reference loops in ref_conv.c stay the oracle. */
+#include "conv_geometry.h"
 #include "dispatch.h"
 
 void maas_portable_conv2d_planes(float *out, const float *in,
@@ -13,14 +14,10 @@ void maas_portable_conv2d_planes(float *out, const float *in,
 {
     /* out[B, Cout, Ho, Wo], in[B, Cin, H, W],
      * weight[Cout, Cin/groups, kh, kw], bias[Cout] or NULL */
-    int out_h = maas_conv2d_out_size(p->in_h, p->kernel_h, p->stride_h,
-                                     p->pad_h, p->dilation_h);
-    int out_w = maas_conv2d_out_size(p->in_w, p->kernel_w, p->stride_w,
-                                     p->pad_w, p->dilation_w);
-    int cin_g = p->in_channels / p->groups;
-    int cout_g = p->out_channels / p->groups;
-    size_t plane_out = (size_t)out_h * out_w;
-    size_t plane_in = (size_t)p->in_h * p->in_w;
+    maas_conv_geometry geometry = maas_conv_geometry_of(p);
+    int out_h = geometry.out_h, out_w = geometry.out_w;
+    int cin_g = geometry.cin_g, cout_g = geometry.cout_g;
+    size_t plane_out = geometry.plane_out, plane_in = geometry.plane_in;
 
     for (int co = co0; co < co1; co++) {
         int g = co / cout_g;
@@ -41,12 +38,9 @@ void maas_portable_conv2d_planes(float *out, const float *in,
                 for (int kx = 0; kx < p->kernel_w; kx++) {
                     float wv = w[ky * p->kernel_w + kx];
                     int off = kx * p->dilation_w - p->pad_w;
-                    /* Output columns [lo, hi) whose tap is inside the row. */
-                    int lo = off >= 0 ? 0 : (-off + p->stride_w - 1) / p->stride_w;
-                    int hi = p->in_w - 1 - off < 0
-                                 ? 0 : (p->in_w - 1 - off) / p->stride_w + 1;
-                    if (hi > out_w)
-                        hi = out_w;
+                    int lo, hi;
+                    maas_conv_valid_columns(off, p->stride_w, p->in_w, out_w,
+                                            &lo, &hi);
                     for (int oy = 0; oy < out_h && lo < hi; oy++) {
                         int iy = oy * p->stride_h - p->pad_h + ky * p->dilation_h;
                         if (iy < 0 || iy >= p->in_h)

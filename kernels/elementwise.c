@@ -13,6 +13,13 @@
 /* Thread slices start on 64-byte boundaries of the arrays. */
 #define ELEM_ALIGN 16
 
+/* Returns in [*i0, *i1) the calling OpenMP thread's slice of n elements. */
+static void thread_slice(size_t n, size_t *i0, size_t *i1)
+{
+    maas_split_range(n, omp_get_num_threads(), omp_get_thread_num(),
+                     ELEM_ALIGN, i0, i1);
+}
+
 typedef void (*unary_fn)(float *out, const float *x, size_t n);
 
 static void run_unary(unary_fn fn, float *out, const float *x, size_t n,
@@ -22,11 +29,21 @@ static void run_unary(unary_fn fn, float *out, const float *x, size_t n,
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         size_t i0, i1;
-        maas_split_range(n, omp_get_num_threads(), omp_get_thread_num(),
-                         ELEM_ALIGN, &i0, &i1);
+        thread_slice(n, &i0, &i1);
         if (i1 > i0)
             fn(out + i0, x + i0, i1 - i0);
     }
+}
+
+/* Returns the thread count for a row-wise kernel over [rows, cols], sized by
+ * the element count but never above the row count. */
+static int row_threads(int n_threads, int rows, int cols)
+{
+    size_t work = (size_t)rows * (size_t)cols;
+    int nt = maas_threads_for(n_threads, work, MIN_FLOATS_PER_THREAD);
+    if (nt > rows)
+        nt = rows > 1 ? rows : 1;
+    return nt;
 }
 
 void maas_layernorm_f32(float *out, const float *x, const float *gamma,
@@ -35,10 +52,7 @@ void maas_layernorm_f32(float *out, const float *x, const float *gamma,
 {
     /* out[R,C], x[R,C], gamma[C], beta[C] */
     const maas_kernel_table *kt = maas_kernels_table();
-    size_t work = (size_t)rows * (size_t)cols;
-    int nt = maas_threads_for(n_threads, work, MIN_FLOATS_PER_THREAD);
-    if (nt > rows)
-        nt = rows > 1 ? rows : 1;
+    int nt = row_threads(n_threads, rows, cols);
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (int r = 0; r < rows; r++)
         kt->layernorm_row(out + (size_t)r * cols, x + (size_t)r * cols, gamma,
@@ -49,10 +63,7 @@ void maas_softmax_f32(float *x, int rows, int cols, int n_threads)
 {
     /* x[R,C], in place */
     const maas_kernel_table *kt = maas_kernels_table();
-    size_t work = (size_t)rows * (size_t)cols;
-    int nt = maas_threads_for(n_threads, work, MIN_FLOATS_PER_THREAD);
-    if (nt > rows)
-        nt = rows > 1 ? rows : 1;
+    int nt = row_threads(n_threads, rows, cols);
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (int r = 0; r < rows; r++)
         kt->softmax_row(x + (size_t)r * cols, cols);
@@ -86,8 +97,7 @@ void maas_add_f32(float *out, const float *a, const float *b, size_t n,
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         size_t i0, i1;
-        maas_split_range(n, omp_get_num_threads(), omp_get_thread_num(),
-                         ELEM_ALIGN, &i0, &i1);
+        thread_slice(n, &i0, &i1);
         if (i1 > i0)
             kt->add(out + i0, a + i0, b + i0, i1 - i0);
     }
@@ -98,10 +108,7 @@ void maas_add_bias_f32(float *x, const float *bias, int rows, int cols,
 {
     /* x[R,C], bias[C] */
     const maas_kernel_table *kt = maas_kernels_table();
-    size_t work = (size_t)rows * (size_t)cols;
-    int nt = maas_threads_for(n_threads, work, MIN_FLOATS_PER_THREAD);
-    if (nt > rows)
-        nt = rows > 1 ? rows : 1;
+    int nt = row_threads(n_threads, rows, cols);
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (int r = 0; r < rows; r++)
         kt->add_bias_row(x + (size_t)r * cols, bias, cols);

@@ -1,6 +1,7 @@
 /* Reference convolution and pooling: direct loops. */
 #include <math.h>
 
+#include "conv_geometry.h"
 #include "ref.h"
 
 void maas_ref_conv2d_planes(float *out, const float *in, const float *weight,
@@ -9,12 +10,9 @@ void maas_ref_conv2d_planes(float *out, const float *in, const float *weight,
 {
     /* out[B, Cout, Ho, Wo], in[B, Cin, H, W],
      * weight[Cout, Cin/groups, kh, kw], bias[Cout] */
-    int out_h = maas_conv2d_out_size(p->in_h, p->kernel_h, p->stride_h,
-                                     p->pad_h, p->dilation_h);
-    int out_w = maas_conv2d_out_size(p->in_w, p->kernel_w, p->stride_w,
-                                     p->pad_w, p->dilation_w);
-    int cin_g = p->in_channels / p->groups;
-    int cout_g = p->out_channels / p->groups;
+    maas_conv_geometry geometry = maas_conv_geometry_of(p);
+    int out_h = geometry.out_h, out_w = geometry.out_w;
+    int cin_g = geometry.cin_g, cout_g = geometry.cout_g;
 
     for (int co = co0; co < co1; co++) {
         int g = co / cout_g;

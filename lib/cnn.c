@@ -39,8 +39,7 @@ struct maas_cnn {
     uint32_t n_labels;
     int n_layers;
     cnn_layer *layers;
-    float **owned;             /* f32 copies of non-f32 weights */
-    int n_owned;
+    maas_weight_copies copies; /* f32 copies of non-f32 weights */
 };
 
 struct maas_cnn_context {
@@ -116,35 +115,13 @@ static const char *layer_key(char *buf, size_t size, int i, const char *field)
 
 /* ---- loading ---------------------------------------------------------------- */
 
-static maas_status keep_owned(maas_cnn *m, float *owned)
-{
-    if (!owned)
-        return MAAS_OK;
-    float **grown = realloc(m->owned, (size_t)(m->n_owned + 1) * sizeof *grown);
-    if (!grown) {
-        free(owned);
-        return maas_fail(MAAS_ERR_OUT_OF_MEMORY, "cannot grow the cnn weight list");
-    }
-    m->owned = grown;
-    m->owned[m->n_owned++] = owned;
-    return MAAS_OK;
-}
-
 /* Finds "<layer name>.<suffix>" with the given shape and returns it as f32. */
 static maas_status load_f32(maas_cnn *m, const cnn_layer *layer, const char *suffix,
                             int n_dims, const int64_t *shape, const float **out)
 {
     char name[256];
-    maas_tensor t;
     snprintf(name, sizeof name, "%s.%s", layer->name, suffix);
-    maas_status st = maas_file_tensor_shaped(m->file, name, n_dims, shape, &t);
-    if (st != MAAS_OK)
-        return st;
-    float *owned;
-    st = maas_weight_f32(&t, name, out, &owned);
-    if (st != MAAS_OK)
-        return st;
-    return keep_owned(m, owned);
+    return maas_weight_load_f32(m->file, name, n_dims, shape, &m->copies, out);
 }
 
 static maas_status load_bias(maas_cnn *m, cnn_layer *layer, int i, int n)
@@ -270,17 +247,8 @@ static maas_status load_linear(maas_cnn *m, cnn_layer *layer, int i)
     /* f32 and f16 weights go to maas_linear as they are, bf16 is converted. */
     int64_t shape[2] = {out_features, in_features};
     snprintf(name, sizeof name, "%s.weight", layer->name);
-    if ((st = maas_file_tensor_shaped(f, name, 2, shape, &layer->linear_w)))
+    if ((st = maas_weight_load_linear(f, name, shape, &m->copies, &layer->linear_w)))
         return st;
-    if (layer->linear_w.dtype != MAAS_DTYPE_F32 && layer->linear_w.dtype != MAAS_DTYPE_F16) {
-        const float *data;
-        float *owned;
-        if ((st = maas_weight_f32(&layer->linear_w, name, &data, &owned)) ||
-            (st = keep_owned(m, owned)))
-            return st;
-        if ((st = maas_tensor_init(&layer->linear_w, MAAS_DTYPE_F32, 2, shape, (void *)data)))
-            return st;
-    }
     return load_bias(m, layer, i, out_features);
 }
 
@@ -427,9 +395,7 @@ void maas_cnn_free(maas_cnn *m)
 {
     if (!m)
         return;
-    for (int i = 0; i < m->n_owned; i++)
-        free(m->owned[i]);
-    free(m->owned);
+    maas_weight_copies_free(&m->copies);
     free(m->layers);
     free(m);
 }

@@ -34,8 +34,7 @@ struct maas_rnn {
     maas_tensor head_w;        /* [V, Hd], f32 or f16 */
     const float *head_b;       /* [V] or NULL */
     char_id *by_codepoint;     /* [V], sorted by codepoint */
-    float **owned;             /* f32 copies of non-f32 weights */
-    int n_owned;
+    maas_weight_copies copies; /* f32 copies of non-f32 weights */
 };
 
 struct maas_rnn_context {
@@ -64,32 +63,11 @@ static maas_status get_dim(const maas_file *f, const char *key, int max, int *ou
     return MAAS_OK;
 }
 
-static maas_status keep_owned(maas_rnn *m, float *owned)
-{
-    if (!owned)
-        return MAAS_OK;
-    float **grown = realloc(m->owned, (size_t)(m->n_owned + 1) * sizeof *grown);
-    if (!grown) {
-        free(owned);
-        return maas_fail(MAAS_ERR_OUT_OF_MEMORY, "cannot grow the rnn weight list");
-    }
-    m->owned = grown;
-    m->owned[m->n_owned++] = owned;
-    return MAAS_OK;
-}
-
 /* Finds tensor `name` with the given shape and returns it as f32. */
 static maas_status load_f32(maas_rnn *m, const char *name, int n_dims, const int64_t *shape,
                             const float **out)
 {
-    maas_tensor t;
-    maas_status st = maas_file_tensor_shaped(m->file, name, n_dims, shape, &t);
-    if (st != MAAS_OK)
-        return st;
-    float *owned;
-    if ((st = maas_weight_f32(&t, name, out, &owned)) != MAAS_OK)
-        return st;
-    return keep_owned(m, owned);
+    return maas_weight_load_f32(m->file, name, n_dims, shape, &m->copies, out);
 }
 
 static maas_status load_layer(maas_rnn *m, int k, bool bias)
@@ -207,16 +185,8 @@ static maas_status load_model(maas_rnn *m)
     /* Step 4: the head, with bf16 weights converted for maas_linear. */
     int64_t head[2] = {m->vocab, m->hidden};
     int64_t head_b[1] = {m->vocab};
-    if ((st = maas_file_tensor_shaped(f, "head.weight", 2, head, &m->head_w)))
+    if ((st = maas_weight_load_linear(f, "head.weight", head, &m->copies, &m->head_w)))
         return st;
-    if (m->head_w.dtype != MAAS_DTYPE_F32 && m->head_w.dtype != MAAS_DTYPE_F16) {
-        const float *data;
-        float *owned;
-        if ((st = maas_weight_f32(&m->head_w, "head.weight", &data, &owned)) ||
-            (st = keep_owned(m, owned)) ||
-            (st = maas_tensor_init(&m->head_w, MAAS_DTYPE_F32, 2, head, (void *)data)))
-            return st;
-    }
     /* nn.Linear's bias is independent of the RNN's, so it is optional. */
     maas_tensor probe;
     if (maas_file_tensor(f, "head.bias", &probe) != MAAS_OK) {
@@ -250,9 +220,7 @@ void maas_rnn_free(maas_rnn *m)
 {
     if (!m)
         return;
-    for (int i = 0; i < m->n_owned; i++)
-        free(m->owned[i]);
-    free(m->owned);
+    maas_weight_copies_free(&m->copies);
     free(m->layers);
     free(m->by_codepoint);
     free(m);

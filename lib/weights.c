@@ -54,3 +54,58 @@ maas_status maas_weight_f32(const maas_tensor *t, const char *name, const float 
     *owned = copy;
     return MAAS_OK;
 }
+
+maas_status maas_weight_copies_add(maas_weight_copies *copies, float *copy)
+{
+    if (!copy)
+        return MAAS_OK;
+    float **grown = realloc(copies->data, (size_t)(copies->count + 1) * sizeof *grown);
+    if (!grown) {
+        free(copy);
+        return maas_fail(MAAS_ERR_OUT_OF_MEMORY, "cannot grow the list of f32 weight copies");
+    }
+    copies->data = grown;
+    copies->data[copies->count++] = copy;
+    return MAAS_OK;
+}
+
+void maas_weight_copies_free(maas_weight_copies *copies)
+{
+    for (int i = 0; i < copies->count; i++)
+        free(copies->data[i]);
+    free(copies->data);
+    copies->data = NULL;
+    copies->count = 0;
+}
+
+maas_status maas_weight_load_f32(const maas_file *f, const char *name, int n_dims,
+                                 const int64_t *shape, maas_weight_copies *copies,
+                                 const float **out)
+{
+    maas_tensor t;
+    maas_status st = maas_file_tensor_shaped(f, name, n_dims, shape, &t);
+    if (st != MAAS_OK)
+        return st;
+    float *owned;
+    if ((st = maas_weight_f32(&t, name, out, &owned)) != MAAS_OK)
+        return st;
+    return maas_weight_copies_add(copies, owned);
+}
+
+maas_status maas_weight_load_linear(const maas_file *f, const char *name,
+                                    const int64_t shape[2], maas_weight_copies *copies,
+                                    maas_tensor *out)
+{
+    maas_status st = maas_file_tensor_shaped(f, name, 2, shape, out);
+    if (st != MAAS_OK)
+        return st;
+    if (out->dtype == MAAS_DTYPE_F32 || out->dtype == MAAS_DTYPE_F16)
+        return MAAS_OK;
+
+    const float *data;
+    float *owned;
+    if ((st = maas_weight_f32(out, name, &data, &owned)) ||
+        (st = maas_weight_copies_add(copies, owned)))
+        return st;
+    return maas_tensor_init(out, MAAS_DTYPE_F32, 2, shape, (void *)data);
+}

@@ -8,22 +8,10 @@
 #include <math.h>
 #include <string.h>
 
+#include "conv_geometry.h"
 #include "ref.h"
 #include "x86/avx2.h"
 #include "x86/avx2_math.h"
-
-/* Output columns [*lo, *hi) whose tap at offset `off` (= k*d - pad) lands
- * inside [0, in_w): lo*stride + off >= 0 and (hi-1)*stride + off < in_w. */
-static void valid_columns(int off, int stride, int in_w, int out_w, int *lo,
-                          int *hi)
-{
-    int first = off >= 0 ? 0 : (-off + stride - 1) / stride;
-    int last = in_w - 1 - off < 0 ? -1 : (in_w - 1 - off) / stride;
-    *lo = first < out_w ? first : out_w;
-    *hi = last + 1 < out_w ? last + 1 : out_w;
-    if (*hi < *lo)
-        *hi = *lo;
-}
 
 void maas_avx2_conv2d_planes(float *out, const float *in, const float *weight,
                              const float *bias, const maas_conv2d_params *p,
@@ -31,14 +19,10 @@ void maas_avx2_conv2d_planes(float *out, const float *in, const float *weight,
 {
     /* out[B, Cout, Ho, Wo], in[B, Cin, H, W],
      * weight[Cout, Cin/groups, kh, kw], bias[Cout] or NULL */
-    int out_h = maas_conv2d_out_size(p->in_h, p->kernel_h, p->stride_h,
-                                     p->pad_h, p->dilation_h);
-    int out_w = maas_conv2d_out_size(p->in_w, p->kernel_w, p->stride_w,
-                                     p->pad_w, p->dilation_w);
-    int cin_g = p->in_channels / p->groups;
-    int cout_g = p->out_channels / p->groups;
-    size_t plane_out = (size_t)out_h * out_w;
-    size_t plane_in = (size_t)p->in_h * p->in_w;
+    maas_conv_geometry geometry = maas_conv_geometry_of(p);
+    int out_h = geometry.out_h, out_w = geometry.out_w;
+    int cin_g = geometry.cin_g, cout_g = geometry.cout_g;
+    size_t plane_out = geometry.plane_out, plane_in = geometry.plane_in;
 
     for (int co = co0; co < co1; co++) {
         int g = co / cout_g;
@@ -61,7 +45,8 @@ void maas_avx2_conv2d_planes(float *out, const float *in, const float *weight,
                     __m256 w8 = _mm256_set1_ps(wv);
                     int off = kx * p->dilation_w - p->pad_w;
                     int lo, hi;
-                    valid_columns(off, p->stride_w, p->in_w, out_w, &lo, &hi);
+                    maas_conv_valid_columns(off, p->stride_w, p->in_w, out_w,
+                                            &lo, &hi);
 
                     for (int oy = 0; oy < out_h; oy++) {
                         int iy = oy * p->stride_h - p->pad_h + ky * p->dilation_h;
