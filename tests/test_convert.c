@@ -27,27 +27,15 @@ static char tmp_dir[80];
 static int make_tmp_dir(void **state)
 {
     (void)state;
-    /* Scratch files go to tmpfs when there is one: the tests write and
-     * sync many files, which is slow on a busy disk. */
-    struct stat st;
-    const char *base = stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) ? "/dev/shm" : "/tmp";
-    snprintf(tmp_dir, sizeof tmp_dir, "%s/maas-test-convert-XXXXXX", base);
-    return mkdtemp(tmp_dir) ? 0 : -1;
+    return test_make_tmp_dir(tmp_dir, sizeof tmp_dir, "maas-test-convert");
 }
 
 static int remove_tmp_dir(void **state)
 {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return test_remove_tmp_dir(tmp_dir);
 }
 
-static void assert_error_mentions(const char *text)
-{
-    if (!strstr(maas_last_error(), text))
-        fail_msg("error message \"%s\" does not mention \"%s\"", maas_last_error(), text);
-}
 
 static void write_text(const char *dir, const char *name, const char *text)
 {
@@ -798,11 +786,11 @@ static void bert_sentence_transformers(void **state)
     maas_file_close(f);
     write_text(sub, "config.json", "{\"pooling_mode_mean_sqrt_len_tokens\": true}");
     assert_int_equal(convert_dir(dir, out, MAAS_DTYPE_F32, NULL), MAAS_ERR_UNSUPPORTED);
-    assert_error_mentions("pooling_mode_mean_sqrt_len_tokens");
+    test_assert_error_mentions("pooling_mode_mean_sqrt_len_tokens");
     write_text(dir, "modules.json",
                "[{\"path\": \"2_Dense\", \"type\": \"sentence_transformers.models.Dense\"}]");
     assert_int_equal(convert_dir(dir, out, MAAS_DTYPE_F32, NULL), MAAS_ERR_UNSUPPORTED);
-    assert_error_mentions("Dense");
+    test_assert_error_mentions("Dense");
     checkpoint_free(ck);
     free(ck);
 }
@@ -850,7 +838,7 @@ static void expect_bert_failure(const char *case_name, const char *name, const c
     if (s != want)
         fail_msg("%s: got %s, expected %s: %s", case_name, maas_status_name(s),
                  maas_status_name(want), maas_last_error());
-    assert_error_mentions(mention);
+    test_assert_error_mentions(mention);
     struct stat st;
     assert_int_equal(stat(out, &st), -1);
     checkpoint_free(ck);
@@ -897,7 +885,7 @@ static void expect_gpt2_failure(const char *name, void (*edit)(checkpoint *, con
     if (s != want)
         fail_msg("%s: got %s, expected %s: %s", name, maas_status_name(s),
                  maas_status_name(want), maas_last_error());
-    assert_error_mentions(mention);
+    test_assert_error_mentions(mention);
     struct stat st;
     assert_int_equal(stat(out, &st), -1);
     checkpoint_free(ck);
@@ -1059,7 +1047,7 @@ static void unsupported_checkpoints(void **state)
     assert_int_equal(maas_convert(tmp_dir, "/tmp/x.maas", &opt, NULL), MAAS_ERR_INVALID_ARGUMENT);
     assert_int_equal(maas_convert("/nonexistent-dir", "/tmp/x.maas", NULL, NULL),
                      MAAS_ERR_NOT_FOUND);
-    assert_error_mentions("config.json");
+    test_assert_error_mentions("config.json");
 }
 
 /* Replaces dir/name with a FIFO that has no writer, then checks that the
@@ -1081,8 +1069,8 @@ static void expect_fifo_rejected(const char *dir, const char *name)
     if (s != MAAS_ERR_IO)
         fail_msg("%s as a FIFO: got %s, expected IO: %s", name, maas_status_name(s),
                  maas_last_error());
-    assert_error_mentions(name);
-    assert_error_mentions("not a regular file");
+    test_assert_error_mentions(name);
+    test_assert_error_mentions("not a regular file");
 
     assert_int_equal(remove(path), 0);
     assert_int_equal(rename(saved, path), 0);
@@ -1119,7 +1107,7 @@ static void expect_output_is_input(const char *dir, const char *out, const char 
     if (s != MAAS_ERR_INVALID_ARGUMENT)
         fail_msg("output %s: got %s, expected INVALID_ARGUMENT: %s", out,
                  maas_status_name(s), maas_last_error());
-    assert_error_mentions(input);
+    test_assert_error_mentions(input);
     assert_int_equal(stat(input, &after), 0);
     assert_int_equal(after.st_size, before.st_size);
     assert_int_equal(after.st_ino, before.st_ino);

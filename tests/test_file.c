@@ -20,20 +20,13 @@ static char tmp_dir[80];
 static int make_tmp_dir(void **state)
 {
     (void)state;
-    /* Scratch files go to tmpfs when there is one: the tests write and
-     * sync many files, which is slow on a busy disk. */
-    struct stat st;
-    const char *base = stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) ? "/dev/shm" : "/tmp";
-    snprintf(tmp_dir, sizeof tmp_dir, "%s/maas-test-file-XXXXXX", base);
-    return mkdtemp(tmp_dir) ? 0 : -1;
+    return test_make_tmp_dir(tmp_dir, sizeof tmp_dir, "maas-test-file");
 }
 
 static int remove_tmp_dir(void **state)
 {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return test_remove_tmp_dir(tmp_dir);
 }
 
 static void tmp_path(char *buf, size_t size, const char *name)
@@ -64,11 +57,6 @@ static maas_status open_bytes(const uint8_t *bytes, size_t len)
     return s;
 }
 
-static void assert_error_mentions(const char *text)
-{
-    if (!strstr(maas_last_error(), text))
-        fail_msg("error message \"%s\" does not mention \"%s\"", maas_last_error(), text);
-}
 
 /* ---- round trips -------------------------------------------------------- */
 
@@ -156,11 +144,11 @@ static void value_types_round_trip(void **state)
 
     /* Wrong type, absent key. */
     assert_int_equal(maas_file_get_str(f, "n_layer", &str), MAAS_ERR_BAD_FORMAT);
-    assert_error_mentions("n_layer");
+    test_assert_error_mentions("n_layer");
     assert_int_equal(maas_file_get_u32(f, "eps", &u), MAAS_ERR_BAD_FORMAT);
     assert_int_equal(maas_file_get_u32(f, "absent", &u), MAAS_ERR_NOT_FOUND);
-    assert_error_mentions("absent");
-    assert_error_mentions(path);
+    test_assert_error_mentions("absent");
+    test_assert_error_mentions(path);
     assert_true(maas_file_has(f, "ints"));
     assert_false(maas_file_has(f, "absent"));
 
@@ -244,14 +232,14 @@ static void every_dtype_round_trip(void **state)
     assert_int_equal(maas_file_tensor_shaped(f, "f16.matrix", 2, (int64_t[]){7, 3}, &t), MAAS_OK);
     assert_int_equal(maas_file_tensor_shaped(f, "f16.matrix", 2, (int64_t[]){3, 7}, &t),
                      MAAS_ERR_SHAPE_MISMATCH);
-    assert_error_mentions("f16.matrix");
-    assert_error_mentions("[7, 3]");
+    test_assert_error_mentions("f16.matrix");
+    test_assert_error_mentions("[7, 3]");
     assert_int_equal(maas_file_tensor_shaped(f, "f16.matrix", 1, (int64_t[]){21}, &t),
                      MAAS_ERR_SHAPE_MISMATCH);
     assert_int_equal(maas_file_tensor_shaped(f, "i32.vector", 1, (int64_t[]){9}, &t),
                      MAAS_ERR_UNSUPPORTED);
     assert_int_equal(maas_file_tensor(f, "h.0.attn.c_attn.weight", &t), MAAS_ERR_MISSING_TENSOR);
-    assert_error_mentions("h.0.attn.c_attn.weight");
+    test_assert_error_mentions("h.0.attn.c_attn.weight");
     assert_int_equal(maas_file_tensor_at(f, N, &t), MAAS_ERR_INVALID_ARGUMENT);
     assert_null(maas_file_tensor_name(f, N));
     maas_file_close(f);
@@ -383,7 +371,7 @@ static void writer_rejects_bad_input(void **state)
     assert_int_equal(maas_writer_create("gpt2", &w), MAAS_OK);
     assert_int_equal(maas_writer_set_u32(w, "k", 1), MAAS_OK);
     assert_int_equal(maas_writer_set_f32(w, "k", 1.0f), MAAS_ERR_INVALID_ARGUMENT);
-    assert_error_mentions("'k'");
+    test_assert_error_mentions("'k'");
     assert_int_equal(maas_writer_set_u32(w, "", 1), MAAS_ERR_INVALID_ARGUMENT);
     const char *with_nul[] = {"a\0b"};
     assert_int_equal(maas_writer_set_str_array(w, "s", with_nul, (uint32_t[]){3}, 1),
@@ -395,13 +383,13 @@ static void writer_rejects_bad_input(void **state)
     assert_int_equal(maas_writer_add_tensor_as(w, "i", &t, MAAS_DTYPE_F32), MAAS_ERR_UNSUPPORTED);
     assert_int_equal(maas_writer_add_tensor(w, "i", &t), MAAS_OK);
     assert_int_equal(maas_writer_add_tensor(w, "i", &t), MAAS_ERR_INVALID_ARGUMENT);
-    assert_error_mentions("'i'");
+    test_assert_error_mentions("'i'");
 
     /* A failed write leaves neither PATH nor PATH.tmp behind. */
     char path[160];
     snprintf(path, sizeof path, "%s/no-such-dir/out.maas", tmp_dir);
     assert_int_equal(maas_writer_write(w, path, NULL, NULL), MAAS_ERR_IO);
-    assert_error_mentions("no-such-dir");
+    test_assert_error_mentions("no-such-dir");
     tmp_path(path, sizeof path, "ok.maas");
     uint64_t seen[3] = {0, 0, 0};
     assert_int_equal(maas_writer_write(w, path, progress_count, seen), MAAS_OK);
@@ -496,12 +484,12 @@ static void bad_header_fields(void **state)
     memcpy(m, buf, len);
     m[0] = 'G';
     assert_int_equal(open_bytes(m, len), MAAS_ERR_BAD_MAGIC);
-    assert_error_mentions("case.maas");
+    test_assert_error_mentions("case.maas");
 
     memcpy(m, buf, len);
     put_u32(m + 4, 2);
     assert_int_equal(open_bytes(m, len), MAAS_ERR_BAD_VERSION);
-    assert_error_mentions("version 2");
+    test_assert_error_mentions("version 2");
 
     memcpy(m, buf, len);
     m[40] = 1;
@@ -532,7 +520,7 @@ static void bad_header_fields(void **state)
     assert_int_equal(open_bytes((const uint8_t *)"MA", 2), MAAS_ERR_TRUNCATED);
     maas_file *f = NULL;
     assert_int_equal(maas_file_open("/nonexistent/model.maas", &f), MAAS_ERR_IO);
-    assert_error_mentions("/nonexistent/model.maas");
+    test_assert_error_mentions("/nonexistent/model.maas");
     assert_int_equal(maas_file_open(tmp_dir, &f), MAAS_ERR_IO);
     assert_null(f);
 
@@ -544,7 +532,7 @@ static void bad_header_fields(void **state)
     alarm(10);
     assert_int_equal(maas_file_open(fifo, &f), MAAS_ERR_IO);
     alarm(0);
-    assert_error_mentions("not a regular file");
+    test_assert_error_mentions("not a regular file");
     assert_null(f);
     free(m);
     free(buf);
@@ -562,28 +550,28 @@ static void bad_key_values(void **state)
     memcpy(m, buf, len);
     put_u32(m + flag, 99);
     assert_int_equal(open_bytes(m, len), MAAS_ERR_BAD_FORMAT);
-    assert_error_mentions("'flag'");
-    assert_error_mentions("value type 99");
+    test_assert_error_mentions("'flag'");
+    test_assert_error_mentions("value type 99");
 
     memcpy(m, buf, len);
     m[flag + 4] = 2;
     assert_int_equal(open_bytes(m, len), MAAS_ERR_BAD_FORMAT);
-    assert_error_mentions("bool");
+    test_assert_error_mentions("bool");
 
     memcpy(m, buf, len);
     put_u32(m + act + 4, 0x7fffffff);  /* string length past the metadata */
     assert_int_equal(open_bytes(m, len), MAAS_ERR_OUT_OF_BOUNDS);
-    assert_error_mentions("'act'");
+    test_assert_error_mentions("'act'");
 
     memcpy(m, buf, len);
     m[act + 8 + 1] = 0;  /* "gelu" -> "g\0lu" */
     assert_int_equal(open_bytes(m, len), MAAS_ERR_BAD_FORMAT);
-    assert_error_mentions("NUL");
+    test_assert_error_mentions("NUL");
 
     memcpy(m, buf, len);
     m[act + 8 + 4] = 'x';  /* terminator overwritten */
     assert_int_equal(open_bytes(m, len), MAAS_ERR_BAD_FORMAT);
-    assert_error_mentions("not followed by a NUL");
+    test_assert_error_mentions("not followed by a NUL");
 
     memcpy(m, buf, len);
     size_t toks = after_string(buf, len, "toks");
@@ -594,7 +582,7 @@ static void bad_key_values(void **state)
     memcpy(m, buf, len);
     memcpy(m + flag - 5, "toks", 4);
     assert_int_equal(open_bytes(m, len), MAAS_ERR_BAD_FORMAT);
-    assert_error_mentions("appears twice");
+    test_assert_error_mentions("appears twice");
     free(m);
     free(buf);
 }
@@ -614,8 +602,8 @@ static void bad_tensor_entries(void **state)
     memcpy(m, buf, len);
     put_u32(m + a, 77);
     assert_int_equal(open_bytes(m, len), MAAS_ERR_UNKNOWN_DTYPE);
-    assert_error_mentions("'a.weight'");
-    assert_error_mentions("77");
+    test_assert_error_mentions("'a.weight'");
+    test_assert_error_mentions("77");
 
     memcpy(m, buf, len);
     put_u32(m + a + 4, 0);
@@ -628,7 +616,7 @@ static void bad_tensor_entries(void **state)
     put_u64(m + a + 8, 1ull << 40);
     put_u64(m + a + 16, 1ull << 40);  /* 2^80 elements */
     assert_int_equal(open_bytes(m, len), MAAS_ERR_OVERFLOW);
-    assert_error_mentions("'a.weight'");
+    test_assert_error_mentions("'a.weight'");
 
     memcpy(m, buf, len);
     put_u64(m + a + 8, 1ull << 31);
@@ -643,12 +631,12 @@ static void bad_tensor_entries(void **state)
     memcpy(m, buf, len);
     put_u64(m + a + 8, 3);  /* shape [3, 3] but 24 bytes stored */
     assert_int_equal(open_bytes(m, len), MAAS_ERR_BAD_FORMAT);
-    assert_error_mentions("'a.weight'");
+    test_assert_error_mentions("'a.weight'");
 
     memcpy(m, buf, len);
     put_u64(m + a_offset, 1ull << 20);
     assert_int_equal(open_bytes(m, len), MAAS_ERR_OUT_OF_BOUNDS);
-    assert_error_mentions("'a.weight'");
+    test_assert_error_mentions("'a.weight'");
 
     memcpy(m, buf, len);
     put_u64(m + a_offset, UINT64_MAX - 63);  /* offset + size wraps around */
@@ -657,7 +645,7 @@ static void bad_tensor_entries(void **state)
     memcpy(m, buf, len);
     put_u64(m + a_offset, 4);
     assert_int_equal(open_bytes(m, len), MAAS_ERR_BAD_FORMAT);
-    assert_error_mentions("multiple of 64");
+    test_assert_error_mentions("multiple of 64");
 
     memcpy(m, buf, len);
     put_u64(m + a_size, 28);  /* size disagrees with the shape */
@@ -666,13 +654,13 @@ static void bad_tensor_entries(void **state)
     memcpy(m, buf, len);
     put_u64(m + b_offset, 0);  /* b.weight now shares a.weight's bytes */
     assert_int_equal(open_bytes(m, len), MAAS_ERR_OVERLAP);
-    assert_error_mentions("'a.weight'");
-    assert_error_mentions("'b.weight'");
+    test_assert_error_mentions("'a.weight'");
+    test_assert_error_mentions("'b.weight'");
 
     memcpy(m, buf, len);
     m[b - 9] = 'a';  /* "b.weight" -> "a.weight" */
     assert_int_equal(open_bytes(m, len), MAAS_ERR_BAD_FORMAT);
-    assert_error_mentions("appears twice");
+    test_assert_error_mentions("appears twice");
     free(m);
     free(buf);
 }

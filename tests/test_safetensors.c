@@ -15,26 +15,20 @@
 #include "maas.h"
 #include "safetensors.h"
 #include "st_build.h"
+#include "testutil.h"
 
 static char tmp_dir[80];
 
 static int make_tmp_dir(void **state)
 {
     (void)state;
-    /* Scratch files go to tmpfs when there is one: the tests write and
-     * sync many files, which is slow on a busy disk. */
-    struct stat st;
-    const char *base = stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) ? "/dev/shm" : "/tmp";
-    snprintf(tmp_dir, sizeof tmp_dir, "%s/maas-test-st-XXXXXX", base);
-    return mkdtemp(tmp_dir) ? 0 : -1;
+    return test_make_tmp_dir(tmp_dir, sizeof tmp_dir, "maas-test-st");
 }
 
 static int remove_tmp_dir(void **state)
 {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return test_remove_tmp_dir(tmp_dir);
 }
 
 static const char *tmp_path(char *buf, size_t size, const char *name)
@@ -43,11 +37,6 @@ static const char *tmp_path(char *buf, size_t size, const char *name)
     return buf;
 }
 
-static void assert_error_mentions(const char *text)
-{
-    if (!strstr(maas_last_error(), text))
-        fail_msg("error message \"%s\" does not mention \"%s\"", maas_last_error(), text);
-}
 
 /* Opens bytes written to a file; a successful open is closed. */
 static maas_status open_bytes(const void *bytes, size_t len)
@@ -149,7 +138,7 @@ static void valid_file_reads_back(void **state)
     assert_false(u->supported);
     assert_string_equal(u->dtype_name, "U8");
     assert_int_equal(maas_st_view(u, &t), MAAS_ERR_UNSUPPORTED);
-    assert_error_mentions("U8");
+    test_assert_error_mentions("U8");
     const maas_st_tensor *scalar = maas_st_find(st, "scalar");
     assert_int_equal(scalar->n_dims, 0);
     assert_int_equal(scalar->numel, 1);
@@ -192,19 +181,19 @@ static void header_length_past_end(void **state)
     memcpy(bytes, &n, 8);
     memcpy(bytes + 8, "{}      ", 8);
     assert_int_equal(open_bytes(bytes, sizeof bytes), MAAS_ERR_OUT_OF_BOUNDS);
-    assert_error_mentions("header length 1000");
+    test_assert_error_mentions("header length 1000");
 
     n = UINT64_MAX - 4;  /* 8 + n would wrap around */
     memcpy(bytes, &n, 8);
     assert_int_equal(open_bytes(bytes, sizeof bytes), MAAS_ERR_OUT_OF_BOUNDS);
-    assert_error_mentions("limit");
+    test_assert_error_mentions("limit");
 }
 
 static void invalid_json(void **state)
 {
     (void)state;
     assert_int_equal(open_raw("{\"w\": {\"dtype\": \"F32\", ", 0), MAAS_ERR_BAD_JSON);
-    assert_error_mentions("raw.safetensors");
+    test_assert_error_mentions("raw.safetensors");
     assert_int_equal(open_raw("{} trailing", 0), MAAS_ERR_BAD_JSON);
     assert_int_equal(open_raw("[1, 2]", 0), MAAS_ERR_BAD_JSON);
     assert_int_equal(open_raw("", 0), MAAS_ERR_BAD_JSON);
@@ -221,7 +210,7 @@ static void invalid_json(void **state)
                               "\"data_offsets\": [0, 4]}, "
                               "\"w\": {\"dtype\": \"F32\", \"shape\": [1], "
                               "\"data_offsets\": [4, 8]}}", 8), MAAS_ERR_BAD_JSON);
-    assert_error_mentions("appears twice");
+    test_assert_error_mentions("appears twice");
     assert_int_equal(open_raw("{\"__metadata__\": 3}", 0), MAAS_ERR_BAD_JSON);
 
     /* A NUL byte inside the header. */
@@ -241,8 +230,8 @@ static void overlapping_offsets(void **state)
                               "\"data_offsets\": [0, 8]}, "
                               "\"b\": {\"dtype\": \"F32\", \"shape\": [2], "
                               "\"data_offsets\": [4, 12]}}", 12), MAAS_ERR_OVERLAP);
-    assert_error_mentions("'a'");
-    assert_error_mentions("'b'");
+    test_assert_error_mentions("'a'");
+    test_assert_error_mentions("'b'");
     assert_int_equal(open_raw("{\"a\": {\"dtype\": \"F32\", \"shape\": [2], "
                               "\"data_offsets\": [0, 8]}, "
                               "\"b\": {\"dtype\": \"I64\", \"shape\": [1], "
@@ -262,7 +251,7 @@ static void overflowing_shape(void **state)
     assert_int_equal(open_raw("{\"w\": {\"dtype\": \"F32\", \"shape\": [4294967296, "
                               "4294967296, 16], \"data_offsets\": [0, 4]}}", 4),
                      MAAS_ERR_OVERFLOW);
-    assert_error_mentions("'w'");
+    test_assert_error_mentions("'w'");
     /* 2^62 elements fit, but 2^62 * 4 bytes do not. */
     assert_int_equal(open_raw("{\"w\": {\"dtype\": \"F32\", \"shape\": [4611686018427387904], "
                               "\"data_offsets\": [0, 4]}}", 4), MAAS_ERR_OVERFLOW);
@@ -275,8 +264,8 @@ static void unknown_dtype(void **state)
     (void)state;
     assert_int_equal(open_raw("{\"w\": {\"dtype\": \"F5\", \"shape\": [1], "
                               "\"data_offsets\": [0, 4]}}", 4), MAAS_ERR_UNKNOWN_DTYPE);
-    assert_error_mentions("F5");
-    assert_error_mentions("'w'");
+    test_assert_error_mentions("F5");
+    test_assert_error_mentions("'w'");
 }
 
 static void size_mismatch(void **state)
@@ -284,10 +273,10 @@ static void size_mismatch(void **state)
     (void)state;
     assert_int_equal(open_raw("{\"w\": {\"dtype\": \"F32\", \"shape\": [2, 3], "
                               "\"data_offsets\": [0, 20]}}", 24), MAAS_ERR_BAD_FORMAT);
-    assert_error_mentions("'w'");
+    test_assert_error_mentions("'w'");
     assert_int_equal(open_raw("{\"w\": {\"dtype\": \"F32\", \"shape\": [1], "
                               "\"data_offsets\": [8, 4]}}", 8), MAAS_ERR_BAD_FORMAT);
-    assert_error_mentions("begin after");
+    test_assert_error_mentions("begin after");
     /* A range past the data is a truncated file. */
     assert_int_equal(open_raw("{\"w\": {\"dtype\": \"F32\", \"shape\": [2], "
                               "\"data_offsets\": [0, 8]}}", 4), MAAS_ERR_TRUNCATED);
@@ -371,14 +360,14 @@ static void sharded_checkpoint(void **state)
                      "\"c\": \"model-00001-of-00002.safetensors\", "
                      "\"b\": \"model-00002-of-00002.safetensors\"}}");
     assert_int_equal(maas_st_open_dir(dir, &st), MAAS_ERR_MISSING_TENSOR);
-    assert_error_mentions("'c'");
+    test_assert_error_mentions("'c'");
 
     /* A shard name that leaves the folder. */
     write_text(path, "{\"weight_map\": {\"a\": \"../model-00001-of-00002.safetensors\"}}");
     assert_int_equal(maas_st_open_dir(dir, &st), MAAS_ERR_BAD_JSON);
     write_text(path, "{\"weight_map\": {\"a\": \"missing.safetensors\"}}");
     assert_int_equal(maas_st_open_dir(dir, &st), MAAS_ERR_NOT_FOUND);
-    assert_error_mentions("missing.safetensors");
+    test_assert_error_mentions("missing.safetensors");
     write_text(path, "{\"weight_map\": [1]}");
     assert_int_equal(maas_st_open_dir(dir, &st), MAAS_ERR_BAD_JSON);
 
@@ -392,7 +381,7 @@ static void sharded_checkpoint(void **state)
     write_text(path, "{\"weight_map\": {\"a\": \"model-00001-of-00002.safetensors\", "
                      "\"b\": \"model-00002-of-00002.safetensors\"}}");
     assert_int_equal(maas_st_open_dir(dir, &st), MAAS_ERR_BAD_FORMAT);
-    assert_error_mentions("appears twice");
+    test_assert_error_mentions("appears twice");
 }
 
 static void folder_without_safetensors(void **state)
@@ -406,7 +395,7 @@ static void folder_without_safetensors(void **state)
     snprintf(path, sizeof path, "%s/pytorch_model.bin", dir);
     write_text(path, "not really a pickle");
     assert_int_equal(maas_st_open_dir(dir, &st), MAAS_ERR_UNSUPPORTED);
-    assert_error_mentions("safetensors");
+    test_assert_error_mentions("safetensors");
     assert_null(st);
     assert_int_equal(maas_st_open("/nonexistent.safetensors", &st), MAAS_ERR_NOT_FOUND);
 }

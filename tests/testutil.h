@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* Reads a whole file into a malloc'ed buffer with a NUL appended; fails the
  * test when the file cannot be read. */
@@ -70,6 +71,34 @@ static inline void test_assert_close(const char *what, const float *got,
                      what, i, (double)got[i], (double)want[i], tol, n,
                      test_max_abs_diff(got, want, n));
     }
+}
+
+/* Creates a scratch folder named PREFIX-XXXXXX and writes its path to buf.
+ * It goes to tmpfs when there is one, because the tests write and sync many
+ * files, which is slow on a busy disk.  Returns 0, or -1 on failure, as
+ * cmocka setup functions do. */
+static inline int test_make_tmp_dir(char *buf, size_t size, const char *prefix)
+{
+    struct stat st;
+    const char *base = stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) ? "/dev/shm" : "/tmp";
+    snprintf(buf, size, "%s/%s-XXXXXX", base, prefix);
+    return mkdtemp(buf) ? 0 : -1;
+}
+
+/* Removes a scratch folder and everything in it.  Returns 0 or -1. */
+static inline int test_remove_tmp_dir(const char *dir)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Fails the test unless the calling thread's last libmaas error message
+ * contains `text`.  Needs maas.h included before this header. */
+static inline void test_assert_error_mentions(const char *text)
+{
+    if (!strstr(maas_last_error(), text))
+        fail_msg("error message \"%s\" does not mention \"%s\"", maas_last_error(), text);
 }
 
 #endif /* MAAS_TESTUTIL_H */
