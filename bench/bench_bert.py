@@ -240,8 +240,8 @@ def main():
     engines = "PyTorch %s with transformers %s under `torch.inference_mode`" % (
         torch.__version__, __import__("transformers").__version__)
     if args.onnx:
-        engines += (" and ONNX Runtime %s (CPU provider, default session options, "
-                    "`intra_op_num_threads` = the thread count)" % ort_version)
+        engines += (" and ONNX Runtime %s with its CPU provider, default session options "
+                    "and `intra_op_num_threads` set to the thread count" % ort_version)
     lines = [
         "## BERT",
         "",
