@@ -13,6 +13,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <cjson/cJSON.h>
+
 /* The program name used in messages; each program sets it first in main. */
 static const char *cli_program = "maas";
 
@@ -94,6 +96,21 @@ static inline void cli_check_regular_file(const char *option, const char *path)
         fprintf(stderr, "%s: %s: '%s' is not a regular file\n", cli_program, option, path);
         exit(1);
     }
+}
+
+/* Prints the --json record {"line": N, "error": MESSAGE} for an input line
+ * that failed, so the JSON output keeps one record per input line. */
+static inline void cli_print_json_error(long line_no, const char *message)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddNumberToObject(root, "line", (double)line_no);
+    cJSON_AddStringToObject(root, "error", message);
+    char *text = cJSON_PrintUnformatted(root);
+    if (text)
+        printf("%s\n", text);
+    free(text);
+    cJSON_Delete(root);
+    fflush(stdout);
 }
 
 #endif /* MAAS_EXAMPLES_CLI_H */

@@ -109,19 +109,6 @@ static void print_match(const maas_faq *faq, const char *question, const maas_fa
     fflush(stdout);
 }
 
-/* Prints the --json record of a standard-input line that failed. */
-static void print_error_record(long line_no, const char *message)
-{
-    cJSON *root = cJSON_CreateObject();
-    cJSON_AddNumberToObject(root, "line", (double)line_no);
-    cJSON_AddStringToObject(root, "error", message);
-    char *s = cJSON_PrintUnformatted(root);
-    printf("%s\n", s);
-    free(s);
-    cJSON_Delete(root);
-    fflush(stdout);
-}
-
 int main(int argc, char **argv)
 {
     const char *model_path = NULL, *faq_path = NULL, *question = NULL;
@@ -250,7 +237,7 @@ int main(int argc, char **argv)
             } else {
                 fprintf(stderr, "maas-faq: line %ld: %s\n", line_no, maas_last_error());
                 if (json)
-                    print_error_record(line_no, maas_last_error());
+                    cli_print_json_error(line_no, maas_last_error());
             }
             status = 1;
         } else {

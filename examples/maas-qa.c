@@ -148,19 +148,6 @@ static void print_result(const char *question, const maas_qa_result *r, int top_
     fflush(stdout);
 }
 
-/* Prints the --json record of a standard-input line that failed. */
-static void print_error_record(long line_no, const char *message)
-{
-    cJSON *root = cJSON_CreateObject();
-    cJSON_AddNumberToObject(root, "line", (double)line_no);
-    cJSON_AddStringToObject(root, "error", message);
-    char *s = cJSON_PrintUnformatted(root);
-    printf("%s\n", s);
-    free(s);
-    cJSON_Delete(root);
-    fflush(stdout);
-}
-
 int main(int argc, char **argv)
 {
     const char *model_path = NULL, *context_path = NULL, *question = NULL, *logits_out = NULL;
@@ -273,7 +260,7 @@ int main(int argc, char **argv)
             if (from_stdin) {
                 fprintf(stderr, "maas-qa: line %ld: %s\n", line_no, maas_last_error());
                 if (json)
-                    print_error_record(line_no, maas_last_error());
+                    cli_print_json_error(line_no, maas_last_error());
             } else {
                 fprintf(stderr, "maas-qa: %s\n", maas_last_error());
             }
